@@ -1,0 +1,420 @@
+"""``detect``: traces → co-action pairs → significance → fused edges → Leiden groups → store.
+
+References
+----------
+.. [1] Giglietto, F., et al. (2020). It takes a village to manipulate the media. *ICS*.
+.. [2] Righetti, N., & Balluff, P. (2023). CooRTweet (R package): the fast-net flag.
+.. [3] Tumminello, M., et al. (2011). Statistically validated networks. *PLoS ONE*.
+.. [4] Traag, V. A., Waltman, L., & van Eck, N. J. (2019). From Louvain to Leiden.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from numbers import Real
+from typing import Any
+
+import orjson
+
+from fimiscope.coordination import network
+from fimiscope.coordination.pairs import pair_counts
+from fimiscope.coordination.significance import delay_shuffle_test, popularity_test, tested_pairs
+from fimiscope.coordination.traces import get_trace
+from fimiscope.coordination.traces import traces as all_traces
+from fimiscope.coordination.window import estimate_window
+from fimiscope.errors import ConfigError
+from fimiscope.store import Store
+
+__all__ = ["DEFAULT_TRACES", "DetectResult", "detect"]
+
+DEFAULT_TRACES = ("repost", "like", "quote", "reply", "link", "hashtag_seq", "text_near")
+
+
+def _pos(v: object) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _int_ge(low: int) -> Callable[[object], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "traces": (
+        lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and set(v) <= set(all_traces()),
+        "a non-empty sequence of registered trace names",
+    ),
+    "window": (lambda v: v is None or _pos(v), "a positive number of seconds, or None (estimate)"),
+    "fast_window": (lambda v: v is None or _pos(v), "a positive number of seconds, or None"),
+    "min_activity": (_int_ge(1), "an integer >= 1"),
+    "min_repetitions": (_int_ge(1), "an integer >= 1"),
+    "expected_false_edges": (_pos, "a positive number"),
+    "resolution": (_pos, "a positive number"),
+    "seed": (_int_ge(0), "an integer >= 0"),
+    "min_group_size": (_int_ge(2), "an integer >= 2"),
+    "partitions": (_int_ge(1), "an integer >= 1"),
+    "max_set_target": (_int_ge(2), "an integer >= 2"),
+    "engine": (lambda v: v == "duckdb", "'duckdb' (Spark: fimiscope.coordination.spark)"),
+}
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    """What a detect run found; the full results are in the store under ``run_id``."""
+
+    run_id: str
+    window: float
+    window_estimated: bool
+    fast_window: float
+    alpha: float
+    tested_pairs: float
+    candidate_pairs: int
+    edges: int
+    groups: tuple[network.Group, ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect(
+    store: Store,
+    *,
+    traces: Sequence[str] = DEFAULT_TRACES,
+    window: float | None = None,
+    fast_window: float | None = None,
+    min_activity: int = 3,
+    min_repetitions: int = 3,
+    expected_false_edges: float = 1.0,
+    resolution: float = 1.0,
+    seed: int = 0,
+    min_group_size: int = 3,
+    partitions: int = 1,
+    max_set_target: int = 1000,
+    engine: str = "duckdb",
+) -> DetectResult:
+    """Find coordinated groups in a store and record them under a new ``run_id``.
+
+    Parameters
+    ----------
+    store
+        An open, writable :class:`~fimiscope.store.Store`.
+    traces
+        Trace names (see :func:`fimiscope.coordination.traces.traces`).
+    window
+        Δt in seconds; None estimates it from the data (CooRnet's method).
+    fast_window
+        A narrower Δt; edges that also hold within it are flagged ``fast``. Default window/4.
+    min_activity
+        Distinct targets an account needs in a trace to be paired.
+    min_repetitions
+        Distinct co-acted targets a pair needs to be tested.
+    expected_false_edges
+        Expected number of chance edges over all tested pairs (Bonferroni: alpha = E / M).
+    resolution
+        Leiden resolution (modularity with the RB configuration null model).
+    seed
+        Leiden seed.
+    min_group_size
+        Smaller groups are not reported.
+    partitions
+        Slices of the pair computation (bounds memory).
+    max_set_target
+        In set-overlap traces (no times), targets with more actors are not paired: sharing
+        them is no evidence under the popularity null.
+    engine
+        ``"duckdb"``.
+
+    Returns
+    -------
+    DetectResult
+
+    Raises
+    ------
+    ConfigError
+        When a parameter is out of range; checked before anything runs.
+    """
+    params = {
+        "traces": tuple(traces),
+        "window": window,
+        "fast_window": fast_window,
+        "min_activity": min_activity,
+        "min_repetitions": min_repetitions,
+        "expected_false_edges": expected_false_edges,
+        "resolution": resolution,
+        "seed": seed,
+        "min_group_size": min_group_size,
+        "partitions": partitions,
+        "max_set_target": max_set_target,
+        "engine": engine,
+    }
+    for name, (ok, expected) in _CONSTRAINTS.items():
+        if not ok(params[name]):
+            raise ConfigError(name, "detect", expected, params[name])
+    run_id = store.start_run(
+        "detect", {**params, "traces": list(traces)}, seed=seed, input_digest=store.source_digest()
+    )
+    try:
+        result = _run(store, run_id, params)
+    except BaseException as exc:
+        store.finish_run(run_id, status="failed", message=str(exc)[:500])
+        raise
+    return result
+
+
+def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
+    con = store.con
+    secs: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        secs[name] = round(now - tick, 3)
+        tick = now
+
+    chosen = [get_trace(n) for n in params["traces"]]
+    con.execute("DROP TABLE IF EXISTS _fs_text_targets")
+    selects = [t.build(con) for t in chosen]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_actions AS "
+        + " UNION ALL ".join(
+            f'SELECT platform, account_id, trace, target, "at", post_id, t0 FROM ({s})'
+            for s in selects
+        )
+    )
+    untimed = sorted({t.untimed_name for t in chosen if t.untimed_name})
+    created = sorted({t.name for t in chosen if t.origin == "created"})
+    lap("traces")
+
+    window, estimated = params["window"], False
+    if window is None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _fs_est AS SELECT trace || ':' || target AS target, "
+            '"at" FROM _fs_actions WHERE list_contains(?, trace) = false',
+            [created],
+        )
+        window, estimated = estimate_window(con, "_fs_est") or 60.0, True
+    fast = params["fast_window"] or max(window / 4, 1.0)
+    lap("window")
+
+    mr, ma, parts = params["min_repetitions"], params["min_activity"], params["partitions"]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_timed AS SELECT * FROM _fs_actions "
+        "WHERE list_contains(?, trace) = false",
+        [untimed],
+    )
+    pair_counts(
+        con,
+        "_fs_timed",
+        window=window,
+        min_activity=ma,
+        min_repetitions=mr,
+        partitions=parts,
+        out="_fs_pairs_w",
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_untimed AS SELECT a.* FROM _fs_actions a JOIN ("
+        "  SELECT platform, trace, target FROM _fs_actions WHERE list_contains($1, trace) "
+        "  GROUP BY ALL HAVING count(DISTINCT account_id) <= $2) USING (platform, trace, target)",
+        [untimed, params["max_set_target"]],
+    )
+    pair_counts(
+        con,
+        "_fs_untimed",
+        window=None,
+        min_activity=ma,
+        min_repetitions=mr,
+        partitions=parts,
+        out="_fs_pairs_s",
+    )
+    lap("pairs")
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_pw_exist AS SELECT * FROM _fs_pairs_w "
+        "WHERE list_contains(?, trace) = false",
+        [created],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_pw_created AS SELECT * FROM _fs_pairs_w "
+        "WHERE list_contains(?, trace)",
+        [created],
+    )
+    delay_shuffle_test(con, "_fs_timed", "_fs_pw_exist", window=window, out="_fs_sig_d")
+    popularity_test(con, "_fs_timed", "_fs_pw_created", out="_fs_sig_c")
+    popularity_test(con, "_fs_untimed", "_fs_pairs_s", out="_fs_sig_s")
+    m_tested = {**tested_pairs(con, "_fs_timed", ma), **tested_pairs(con, "_fs_untimed", ma)}
+    total_m = max(1.0, sum(m_tested.values()))
+    alpha = params["expected_false_edges"] / total_m
+    lap("significance")
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_et AS "
+        "WITH sig AS (SELECT *, 'delay_shuffle' AS null_model FROM _fs_sig_d UNION ALL "
+        "  SELECT *, 'popularity' FROM _fs_sig_c UNION ALL SELECT *, 'popularity' FROM _fs_sig_s),"
+        " pc AS (SELECT * FROM _fs_pairs_w UNION ALL SELECT * FROM _fs_pairs_s) "
+        "SELECT CAST(? AS VARCHAR) AS run_id, s.platform, s.trace, s.account_a, s.account_b, "
+        "  pc.n_targets, pc.n_coactions, s.shared, s.k, s.expected, s.p_value, s.null_model, "
+        '  s.p_value <= ? AS significant, list_contains(?, s.trace) = false AS "primary", '
+        "  pc.first_at, pc.last_at, pc.mean_gap_s "
+        "FROM sig s JOIN pc USING (platform, trace, account_a, account_b)",
+        [run_id, alpha, untimed],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_edges AS "
+        "SELECT platform, account_a, account_b, "
+        "  sum(least(-log10(greatest(p_value, 1e-300)), 50)) FILTER (WHERE p_value <= 0.01) "
+        "    AS weight, min(p_value) AS min_p, "
+        "  string_agg(trace, ',' ORDER BY trace) FILTER (WHERE significant) AS traces, "
+        "  sum(n_targets) FILTER (WHERE significant) AS n_targets "
+        'FROM _fs_et GROUP BY ALL HAVING bool_or(significant AND "primary")'
+    )
+    lap("edges")
+
+    # fast-net flag: recount only the accounts that have an edge
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_fast_in AS SELECT * FROM _fs_timed t WHERE EXISTS ("
+        "SELECT 1 FROM _fs_edges e WHERE e.platform = t.platform "
+        "AND (e.account_a = t.account_id OR e.account_b = t.account_id))"
+    )
+    pair_counts(
+        con,
+        "_fs_fast_in",
+        window=fast,
+        min_activity=ma,
+        min_repetitions=mr,
+        partitions=1,
+        out="_fs_pairs_f",
+    )
+    lap("fast")
+
+    edges = con.execute("SELECT platform, account_a, account_b, weight FROM _fs_edges").fetchall()
+    membership = network.find_groups(
+        edges,
+        resolution=params["resolution"],
+        seed=params["seed"],
+        min_size=params["min_group_size"],
+    )
+    import pyarrow as pa
+
+    con.register(
+        "_fs_members_arrow",
+        pa.table(
+            {
+                "group_id": pa.array([g for g in membership.values()], pa.int32()),
+                "platform": pa.array([k[0] for k in membership], pa.string()),
+                "account_id": pa.array([k[1] for k in membership], pa.string()),
+            }
+        ),
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _fs_members AS SELECT * FROM _fs_members_arrow")
+    con.unregister("_fs_members_arrow")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_edges AS SELECT e.*, "
+        "  f.account_a IS NOT NULL AS fast, "
+        "  CASE WHEN ma.group_id = mb.group_id THEN ma.group_id END AS group_id "
+        "FROM _fs_edges e "
+        "LEFT JOIN (SELECT DISTINCT platform, account_a, account_b FROM _fs_pairs_f) f "
+        "  USING (platform, account_a, account_b) "
+        "LEFT JOIN _fs_members ma ON ma.platform = e.platform AND ma.account_id = e.account_a "
+        "LEFT JOIN _fs_members mb ON mb.platform = e.platform AND mb.account_id = e.account_b"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fs_et_g AS SELECT t.*, e.group_id FROM _fs_et t "
+        "JOIN _fs_edges e USING (platform, account_a, account_b) "
+        "WHERE t.significant AND e.group_id IS NOT NULL"
+    )
+    evidence = network.group_evidence(con, "_fs_actions", "_fs_members", "_fs_et_g", window=window)
+    lap("groups")
+
+    groups = _write(store, run_id, evidence)
+    n_cand = sum(
+        con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        for t in ("_fs_pairs_w", "_fs_pairs_s")
+    )
+    learned = {
+        "window_": window,
+        "window_estimated_": estimated,
+        "fast_window_": fast,
+        "alpha_": alpha,
+        "tested_pairs_": total_m,
+        "tested_pairs_by_trace_": {f"{p}:{t}": m for (p, t), m in m_tested.items()},
+        "candidate_pairs_": n_cand,
+        "edges_": len(edges),
+        "groups_": len(groups),
+        "null_models_": {
+            "existing targets, timed": "delay_shuffle",
+            "created targets or untimed": "popularity",
+        },
+    }
+    run_params = store.run(run_id)["parameters"]
+    con.execute(
+        "UPDATE runs SET parameters = ? WHERE run_id = ?",
+        [orjson.dumps({**run_params, **learned}, default=str).decode(), run_id],
+    )
+    for t in ("_fs_pairs_w", "_fs_pairs_s", "_fs_pairs_f", "_fs_sig_d", "_fs_sig_c", "_fs_sig_s"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    lap("write")
+    store.finish_run(run_id, message=f"{len(edges)} edges, {len(groups)} groups")
+    return DetectResult(
+        run_id, window, estimated, fast, alpha, total_m, n_cand, len(edges), tuple(groups), secs
+    )
+
+
+def _write(store: Store, run_id: str, evidence: dict[int, dict[str, Any]]) -> list[network.Group]:
+    con = store.con
+    stats = con.execute(
+        "SELECT m.group_id, any_value(m.platform), list(m.account_id ORDER BY m.account_id), "
+        "  (SELECT count(*) FROM _fs_edges e WHERE e.group_id = m.group_id), "
+        "  (SELECT sum(p_value) FROM _fs_et_g t WHERE t.group_id = m.group_id), "
+        "  (SELECT min(first_at) FROM _fs_et_g t WHERE t.group_id = m.group_id), "
+        "  (SELECT max(last_at) FROM _fs_et_g t WHERE t.group_id = m.group_id) "
+        "FROM _fs_members m GROUP BY m.group_id ORDER BY m.group_id"
+    ).fetchall()
+    groups = []
+    with store.transaction():
+        con.execute("INSERT INTO coord_edge_traces SELECT * FROM _fs_et")
+        con.execute(
+            "INSERT INTO coord_edges SELECT ?, platform, account_a, account_b, weight, min_p, "
+            "traces, n_targets, fast, group_id FROM _fs_edges",
+            [run_id],
+        )
+        con.execute(
+            "INSERT INTO coord_members SELECT ?, m.group_id, m.platform, m.account_id, "
+            "  count(e.account_a), coalesce(sum(e.weight), 0) FROM _fs_members m "
+            "LEFT JOIN _fs_edges e ON e.group_id = m.group_id AND e.platform = m.platform "
+            "  AND (e.account_a = m.account_id OR e.account_b = m.account_id) GROUP BY ALL",
+            [run_id],
+        )
+        for gid, platform, members, n_edges, exp_chance, first, last in stats:
+            size = len(members)
+            ev = evidence.get(gid, {"traces": {}, "shared_targets": [], "timeline": []})
+            density = n_edges / (size * (size - 1) / 2) if size > 1 else 0.0
+            traces = tuple(ev["traces"])
+            text = network.summary(size, ev, float(exp_chance or 0.0))
+            con.execute(
+                "INSERT INTO coord_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    gid,
+                    platform,
+                    size,
+                    n_edges,
+                    density,
+                    ",".join(traces),
+                    float(exp_chance or 0.0),
+                    first,
+                    last,
+                    text,
+                ],
+            )
+            con.execute(
+                "INSERT INTO coord_evidence VALUES (?, ?, ?)",
+                [run_id, gid, orjson.dumps({**ev, "summary": text}).decode()],
+            )
+            groups.append(
+                network.Group(gid, platform, tuple(members), n_edges, density, traces, text)
+            )
+    return groups

@@ -1,0 +1,1 @@
+"""Built-in input formats; each module registers one format."""

@@ -1,0 +1,1 @@
+"""Reports and sharing: pseudonymised exports, HTML reports, STIX, platform notices."""

@@ -1,0 +1,252 @@
+"""Co-action pairs: hand-worked fixtures and properties, checked against a brute force."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fimiscope.coordination.pairs import PAIR_COLUMNS, pair_counts
+from fimiscope.errors import ConfigError
+
+from ._reference import at, engine_pairs, load, reference_pairs
+
+
+def run(actions, **kw):
+    con = duckdb.connect()
+    load(con, actions)
+    pair_counts(con, "acts", **kw)
+    return engine_pairs(con)
+
+
+# --- hand-worked fixtures -------------------------------------------------------------------
+
+# Post p1 is reposted by u1 at 0 s, u2 at 5 s, u3 at 60 s, u1 again at 8 s; post p2 by u1 at
+# 100 s and u2 at 110 s; u4's repost has an empty target and u5's a NULL one.
+FIXTURE = [
+    ("x", "u1", "repost", "p1", at(0), "r1"),
+    ("x", "u2", "repost", "p1", at(5), "r2"),
+    ("x", "u3", "repost", "p1", at(60), "r3"),
+    ("x", "u1", "repost", "p1", at(8), "r4"),
+    ("x", "u1", "repost", "p2", at(100), "r5"),
+    ("x", "u2", "repost", "p2", at(110), "r6"),
+    ("x", "u4", "repost", "", at(100), "r7"),
+    ("x", "u5", "repost", None, at(100), "r8"),
+    ("x", "u6", "repost", "", at(100), "r9"),
+]
+
+
+def test_fixture_window_10s():
+    # window 10 s:
+    #   p1: u1@0-u2@5 (gap 5, first 0), u1@8-u2@5 (gap 3, first 5); u3@60 is 52+ s from all.
+    #   p2: u1@100-u2@110 (gap 10, inclusive, first 100).
+    #   u4/u6 share the empty target: never a match; u5 has NULL target.
+    # => (u1, u2): n_targets 2, n_coactions 3, first 0 s, last 100 s, mean gap (5+3+10)/3 = 6.
+    got = run(FIXTURE, window=10)
+    assert got == {("x", "repost", "u1", "u2"): (2, 3, at(0), at(100), 6.0)}
+
+
+def test_fixture_window_just_below_gap_excludes():
+    # window 9.999999 s: p2's 10 s gap falls out; p1 keeps its two co-actions (gaps 5 and 3).
+    got = run(FIXTURE, window=9.999999)
+    assert got == {("x", "repost", "u1", "u2"): (1, 2, at(0), at(5), 4.0)}
+
+
+def test_fixture_window_60s():
+    # window 60 s adds u3@60 with u1@0 (gap 60, first 0), u1@8 (52, first 8), u2@5 (55, first 5).
+    got = run(FIXTURE, window=60)
+    assert got[("x", "repost", "u1", "u3")] == (1, 2, at(0), at(8), 56.0)
+    assert got[("x", "repost", "u2", "u3")] == (1, 1, at(5), at(5), 55.0)
+    assert got[("x", "repost", "u1", "u2")] == (2, 3, at(0), at(100), 6.0)
+
+
+def test_fixture_set_overlap():
+    # window None: every pair on the same target; times ignored.
+    #   p1: u1 (2 actions) x u2 -> 2 pairs, u1 x u3 -> 2, u2 x u3 -> 1;  p2: u1 x u2 -> 1.
+    got = run(FIXTURE, window=None)
+    assert got == {
+        ("x", "repost", "u1", "u2"): (2, 3, None, None, None),
+        ("x", "repost", "u1", "u3"): (1, 2, None, None, None),
+        ("x", "repost", "u2", "u3"): (1, 1, None, None, None),
+    }
+
+
+def test_fixture_min_repetitions_and_activity():
+    # min_repetitions 2 keeps only (u1, u2), which shares p1 and p2.
+    assert set(run(FIXTURE, window=None, min_repetitions=2)) == {("x", "repost", "u1", "u2")}
+    # min_activity 2 drops u3 (one distinct target) before pairing.
+    assert set(run(FIXTURE, window=None, min_activity=2)) == {("x", "repost", "u1", "u2")}
+
+
+def test_null_times_only_in_set_overlap():
+    # u1 and u2 liked p1; u2's like has no time: no pair with a window, a pair without.
+    likes = [("x", "u1", "like", "p1", at(0), None), ("x", "u2", "like", "p1", None, None)]
+    assert run(likes, window=3600) == {}
+    assert run(likes, window=None) == {("x", "like", "u1", "u2"): (1, 1, None, None, None)}
+
+
+def test_platforms_and_traces_do_not_mix():
+    # Same ids and target on two platforms and two traces: no cross pairs.
+    acts = [
+        ("x", "u1", "repost", "p1", at(0), None),
+        ("bluesky", "u2", "repost", "p1", at(0), None),
+        ("x", "u2", "like", "p1", at(0), None),
+    ]
+    assert run(acts, window=10) == {}
+
+
+def test_string_order_of_accounts():
+    # "B" < "a" < "é" in binary (code point) order, whatever the locale.
+    acts = [("x", a, "repost", "p", at(0), None) for a in ("é", "a", "B")]
+    got = run(acts, window=1)
+    assert set(got) == {
+        ("x", "repost", "B", "a"),
+        ("x", "repost", "B", "é"),
+        ("x", "repost", "a", "é"),
+    }
+
+
+def test_hot_target_is_bounded_by_window():
+    # 3,000 reposts of one post spread one per second over 3,000 s with a 2 s window: each
+    # repost pairs with the next two only -> 2,999 + 2,998 pairs, not 4.5 million.
+    acts = [("x", f"u{i:05d}", "repost", "hot", at(i), None) for i in range(3000)]
+    con = duckdb.connect()
+    load(con, acts)
+    pair_counts(con, "acts", window=2, partitions=4)
+    assert con.execute("SELECT count(*), sum(n_coactions) FROM pairs").fetchone() == (5997, 5997)
+
+
+def test_output_columns_and_empty_input():
+    con = duckdb.connect()
+    load(con, [])
+    assert pair_counts(con, "acts", window=5, out="my pairs") == "my pairs"
+    cols = [r[0] for r in con.execute('DESCRIBE "my pairs"').fetchall()]
+    assert tuple(cols) == PAIR_COLUMNS
+    assert con.execute('SELECT count(*) FROM "my pairs"').fetchone() == (0,)
+    # no temporary tables left behind
+    names = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert names == {"acts", "my pairs"}
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        (
+            {"window": -1},
+            "`window` of pair_counts must be a number of seconds >= 0, or None; got -1.",
+        ),
+        ({"window": float("nan")}, "`window` of pair_counts"),
+        ({"window": 5, "min_activity": 0}, "`min_activity` of pair_counts must be an integer >= 1"),
+        ({"window": 5, "partitions": True}, "`partitions` of pair_counts"),
+    ],
+)
+def test_bad_parameters(kw, message):
+    con = duckdb.connect()
+    load(con, [])
+    with pytest.raises(ConfigError) as err:
+        pair_counts(con, "acts", **kw)
+    assert str(err.value).startswith(message)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+ACCOUNTS = ["a", "b", "c", "B", "é", "日本"]
+action = st.tuples(
+    st.sampled_from(["x", "bluesky"]),
+    st.sampled_from(ACCOUNTS),
+    st.sampled_from(["repost", "like"]),
+    st.sampled_from(["t1", "t2", "t3", "", None]),
+    st.one_of(st.none(), st.integers(0, 40).map(at), st.floats(0, 40).map(at)),
+    st.none(),
+)
+actions_st = st.lists(action, max_size=25)
+window_st = st.one_of(st.none(), st.sampled_from([0, 0.5, 1, 3, 7.25, 20]))
+SETTINGS = settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(actions_st, window_st, st.integers(1, 3), st.integers(1, 2), st.integers(1, 3))
+def test_matches_brute_force(acts, window, min_activity, min_repetitions, partitions):
+    got = run(
+        acts,
+        window=window,
+        min_activity=min_activity,
+        min_repetitions=min_repetitions,
+        partitions=partitions,
+    )
+    want = reference_pairs(
+        acts, window=window, min_activity=min_activity, min_repetitions=min_repetitions
+    )
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        assert got[k][:4] == v[:4]
+        assert got[k][4] == pytest.approx(v[4]) if v[4] is not None else got[k][4] is None
+
+
+@SETTINGS
+@given(actions_st, window_st)
+def test_pairs_are_ordered_and_unique(acts, window):
+    got = run(acts, window=window)
+    for _, _, a, b in got:
+        assert a < b
+
+
+@SETTINGS
+@given(actions_st, st.sampled_from([0, 1, 3, 7]), st.sampled_from([0.5, 2, 10]))
+def test_widening_window_never_removes_or_lowers(acts, window, extra):
+    narrow = run(acts, window=window)
+    wide = run(acts, window=window + extra)
+    overlap = run(acts, window=None)
+    for k, v in narrow.items():
+        assert k in wide and wide[k][0] >= v[0] and wide[k][1] >= v[1]
+        assert k in overlap and overlap[k][0] >= v[0] and overlap[k][1] >= v[1]
+
+
+@SETTINGS
+@given(actions_st, window_st, st.randoms(use_true_random=False))
+def test_shuffling_rows_changes_nothing(acts, window, rnd):
+    shuffled = list(acts)
+    rnd.shuffle(shuffled)
+    assert run(shuffled, window=window, partitions=2) == run(acts, window=window)
+
+
+@SETTINGS
+@given(actions_st, window_st, st.permutations(ACCOUNTS))
+def test_relabelling_accounts_relabels_output(acts, window, perm):
+    rename = dict(zip(ACCOUNTS, perm, strict=True))
+    renamed = [(p, rename[a], tr, tg, t, pid) for p, a, tr, tg, t, pid in acts]
+    got = run(renamed, window=window)
+    want = {
+        (p, tr, min(rename[a], rename[b]), max(rename[a], rename[b])): v
+        for (p, tr, a, b), v in run(acts, window=window).items()
+    }
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        assert got[k][:4] == v[:4]
+        assert got[k][4] == pytest.approx(v[4]) if v[4] is not None else got[k][4] is None
+
+
+def test_random_larger_input_matches_brute_force():
+    rnd = random.Random(7)
+    acts = [
+        (
+            "x",
+            f"u{rnd.randrange(30)}",
+            "repost",
+            f"p{rnd.randrange(15)}",
+            at(rnd.uniform(0, 300)),
+            None,
+        )
+        for _ in range(400)
+    ]
+    for window in (0.0, 5.0, 30.0, None):
+        got = run(acts, window=window, min_activity=2, min_repetitions=2, partitions=3)
+        want = reference_pairs(acts, window=window, min_activity=2, min_repetitions=2)
+        assert got.keys() == want.keys()
+        for k, v in want.items():
+            assert got[k][:4] == v[:4]
