@@ -39,8 +39,13 @@ def generate(n: int, *, seed: int = 42, n_bots: int = 50, bot_posts: int = 200) 
     post_t = T0 + rng.integers(0, 2 * 86_400, n_posts)
     # Zipf's law over ranks: post k drawn with weight k^-1 (the top post gets ~9 % of all
     # reposts, as measured on real sets), users active with weight k^-0.6.
-    post = _zipf_ranks(rng, n_posts, 1.0, n_org)
-    user = _zipf_ranks(rng, n_users, 0.6, n_org)
+    # One repost per (account, post), as on X; oversample, then drop repeats.
+    post = _zipf_ranks(rng, n_posts, 1.0, n_org + n_org // 4 + 1000)
+    user = _zipf_ranks(rng, n_users, 0.6, len(post))
+    _, first = np.unique(user.astype(np.int64) * n_posts + post, return_index=True)
+    first = np.sort(first)[:n_org]
+    post, user = post[first], user[first]
+    n_org = len(post)
     delay = rng.lognormal(np.log(3600), 1.8, n_org).astype(np.int64)
     ts = post_t[post] + delay
     # Planted bots: n_bots accounts repost bot_posts posts, each within 30 s of a leader.
@@ -58,7 +63,7 @@ def generate(n: int, *, seed: int = 42, n_bots: int = 50, bot_posts: int = 200) 
     ts = np.concatenate([ts, b_ts, d_ts])
     order = np.argsort(ts, kind="stable")
     return RepostData(
-        message_id=np.arange(10**12, 10**12 + n, dtype=np.int64),
+        message_id=np.arange(10**12, 10**12 + len(ts), dtype=np.int64),
         user_id=user[order] + 10**6,
         repost_id=post[order] + 10**9,
         ts=ts[order],

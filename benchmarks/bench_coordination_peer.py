@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- the report lines are long f-strings; splitting them hurts reading them
 """fimiscope's co-repost pair step against the QUT coordination-network-toolkit's co_retweet.
 
 For each size: generate reposts (numpy), write them as the toolkit's CSV import and as
@@ -21,6 +22,7 @@ extra) or in ``--peer-python`` (a separate venv).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -52,7 +54,7 @@ def run_measured(cmd: list[str], *, timeout: float | None = None) -> dict:
     import psutil
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603 -- our own command lines
+    proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     peak = {"tree": 0, "single": 0}
@@ -68,10 +70,8 @@ def run_measured(cmd: list[str], *, timeout: float | None = None) -> dict:
                 procs = [root, *root.children(recursive=True)]
                 rss = []
                 for p in procs:
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         rss.append(p.memory_info().rss)
-                    except psutil.Error:
-                        pass
                 if rss:
                     peak["tree"] = max(peak["tree"], sum(rss))
                     peak["single"] = max(peak["single"], max(rss))
@@ -108,7 +108,9 @@ def fimiscope_worker(args: argparse.Namespace) -> None:
     from fimiscope.coordination.compat import qut_network
     from fimiscope.coordination.pairs import pair_counts
 
-    con = duckdb.connect(args.db, config={"memory_limit": args.memory_limit, "threads": args.threads})
+    con = duckdb.connect(
+        args.db, config={"memory_limit": args.memory_limit, "threads": args.threads}
+    )
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     t = time.perf_counter()
@@ -116,15 +118,25 @@ def fimiscope_worker(args: argparse.Namespace) -> None:
     load = time.perf_counter() - t
     t = time.perf_counter()
     pair_counts(
-        con, "acts", window=args.window, min_repetitions=args.min_weight,
-        partitions=args.partitions, out="pairs",
+        con,
+        "acts",
+        window=args.window,
+        min_repetitions=args.min_weight,
+        partitions=args.partitions,
+        out="pairs",
     )
     pairs = time.perf_counter() - t
     res = {"load_s": load, "pairs_s": pairs}
     if args.qut_compatible:
         t = time.perf_counter()
-        qut_network(con, "acts", time_window=args.window, min_edge_weight=args.min_weight,
-                    qut_compatible=True, out="qut")
+        qut_network(
+            con,
+            "acts",
+            time_window=args.window,
+            min_edge_weight=args.min_weight,
+            qut_compatible=True,
+            out="qut",
+        )
         res["qut_s"] = time.perf_counter() - t
     res["edges"] = con.execute("SELECT count(*) FROM pairs").fetchone()[0]
     con.close()
@@ -137,27 +149,38 @@ def compare(fs_db: str, peer_db: str, bots: list[str], has_qut: bool) -> dict:
     import pyarrow as pa
 
     con = duckdb.connect(fs_db)
-    rows = sqlite3.connect(peer_db).execute(
-        "SELECT CAST(user_1 AS TEXT), CAST(user_2 AS TEXT), weight FROM co_retweet_network"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(peer_db)
+        .execute(
+            "SELECT CAST(user_1 AS TEXT), CAST(user_2 AS TEXT), weight FROM co_retweet_network"
+        )
+        .fetchall()
+    )
     cols = list(zip(*rows, strict=True)) if rows else [[], [], []]
-    con.register("peer_raw", pa.table({
-        "user_1": pa.array(cols[0], pa.string()), "user_2": pa.array(cols[1], pa.string()),
-        "weight": pa.array(cols[2], pa.int64()),
-    }))
-    def q(sql: str) -> duckdb.DuckDBPyConnection:
-        return con.execute(sql)
+    con.register(
+        "peer_raw",
+        pa.table(
+            {
+                "user_1": pa.array(cols[0], pa.string()),
+                "user_2": pa.array(cols[1], pa.string()),
+                "weight": pa.array(cols[2], pa.int64()),
+            }
+        ),
+    )
+
+    def q(sql: str) -> list[tuple]:
+        return con.execute(sql).fetchall()
 
     r: dict = {"peer_rows": len(rows)}
-    r["self_loops"] = q("SELECT count(*) FROM peer_raw WHERE user_1 = user_2").fetchone()[0]
+    r["self_loops"] = q("SELECT count(*) FROM peer_raw WHERE user_1 = user_2")[0][0]
     q(
         "CREATE TEMP TABLE peer_u AS SELECT least(user_1, user_2) a, greatest(user_1, user_2) b, "
         "max(CASE WHEN user_1 < user_2 THEN weight END) w_ab, "
         "max(CASE WHEN user_1 > user_2 THEN weight END) w_ba "
         "FROM peer_raw WHERE user_1 <> user_2 GROUP BY ALL"
     )
-    r["peer_undirected"] = q("SELECT count(*) FROM peer_u").fetchone()[0]
-    r["fs_edges"] = q("SELECT count(*) FROM pairs").fetchone()[0]
+    r["peer_undirected"] = q("SELECT count(*) FROM peer_u")[0][0]
+    r["fs_edges"] = q("SELECT count(*) FROM pairs")[0][0]
     j = q(
         "SELECT "
         " count(*) FILTER (WHERE f.account_a IS NOT NULL AND p.a IS NOT NULL "
@@ -172,9 +195,15 @@ def compare(fs_db: str, peer_db: str, bots: list[str], has_qut: bool) -> dict:
         " count(*) FILTER (WHERE p.a IS NULL) AS fs_only, "
         " count(*) FILTER (WHERE p.a IS NOT NULL AND p.w_ab IS DISTINCT FROM p.w_ba) AS lopsided "
         "FROM pairs f FULL JOIN peer_u p ON f.account_a = p.a AND f.account_b = p.b"
-    ).fetchone()
-    keys = ("same", "same_edge_other_weight", "peer_only_one_direction",
-            "peer_only_both_directions", "fs_only", "lopsided")
+    )[0]
+    keys = (
+        "same",
+        "same_edge_other_weight",
+        "peer_only_one_direction",
+        "peer_only_both_directions",
+        "fs_only",
+        "lopsided",
+    )
     r.update(dict(zip(keys, j, strict=True)))
     # Why do peer-only edges exist? Re-reposts: a account that reposted a post twice within
     # the window counts two messages on the peer (directed), one target here.
@@ -183,17 +212,17 @@ def compare(fs_db: str, peer_db: str, bots: list[str], has_qut: bool) -> dict:
     r["planted_found_fs"] = q(
         "SELECT count(*) FROM pairs WHERE account_a IN (SELECT u FROM bots) "
         "AND account_b IN (SELECT u FROM bots)"
-    ).fetchone()[0]
+    )[0][0]
     r["planted_found_peer"] = q(
         "SELECT count(*) FROM peer_u WHERE a IN (SELECT u FROM bots) AND b IN (SELECT u FROM bots)"
-    ).fetchone()[0]
+    )[0][0]
     if has_qut:
         d = q(
             "SELECT count(*) FROM ((SELECT user_1, user_2, weight FROM qut EXCEPT ALL "
             "SELECT user_1, user_2, weight FROM peer_raw) UNION ALL (SELECT user_1, user_2, weight "
             "FROM peer_raw EXCEPT ALL SELECT user_1, user_2, weight FROM qut))"
-        ).fetchone()[0]
-        r["qut_compatible_rows"] = q("SELECT count(*) FROM qut").fetchone()[0]
+        )[0][0]
+        r["qut_compatible_rows"] = q("SELECT count(*) FROM qut")[0][0]
         r["qut_compatible_diff_rows"] = d
     con.close()
     return r
@@ -213,13 +242,24 @@ def gb(x: int) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="100k,1M,10M", help="numbers of reposts, e.g. 100k,1M,10M")
     ap.add_argument("--peer-sizes", default=None, help="sizes to run the peer at (default: all)")
     ap.add_argument("--window", type=float, default=60)
-    ap.add_argument("--min-weight", type=int, default=2, help="peer --min_edge_weight (its CLI default) = fimiscope min_repetitions")
-    ap.add_argument("--peer-timeout", type=float, default=1200, help="seconds before the peer is stopped")
-    ap.add_argument("--peer-python", default=None, help="python of a venv with coordination-network-toolkit")
+    ap.add_argument(
+        "--min-weight",
+        type=int,
+        default=2,
+        help="peer --min_edge_weight (its CLI default) = fimiscope min_repetitions",
+    )
+    ap.add_argument(
+        "--peer-timeout", type=float, default=1200, help="seconds before the peer is stopped"
+    )
+    ap.add_argument(
+        "--peer-python", default=None, help="python of a venv with coordination-network-toolkit"
+    )
     ap.add_argument("--n-cpus", type=int, default=os.cpu_count() or 2, help="peer --n_cpus")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads")
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit")
@@ -235,12 +275,15 @@ def main() -> None:
         fimiscope_worker(args)
         return
 
+    import _peer_data
     import duckdb
 
-    import _peer_data
-
     sizes = [_size(s) for s in args.sizes.split(",")]
-    peer_sizes = set(sizes) if args.peer_sizes is None else {_size(s) for s in args.peer_sizes.split(",") if s}
+    peer_sizes = (
+        set(sizes)
+        if args.peer_sizes is None
+        else {_size(s) for s in args.peer_sizes.split(",") if s}
+    )
     peer = peer_command(args.peer_python)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fimiscope-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -265,10 +308,25 @@ def main() -> None:
 
         fs_db = work / f"fimiscope_{label}.duckdb"
         fs_db.unlink(missing_ok=True)
-        cmd = [sys.executable, __file__, "--_worker", "--db", str(fs_db), "--actions", str(actions),
-               "--window", str(args.window), "--min-weight", str(args.min_weight),
-               "--threads", str(args.threads), "--memory-limit", args.memory_limit,
-               "--partitions", str(args.partitions)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--_worker",
+            "--db",
+            str(fs_db),
+            "--actions",
+            str(actions),
+            "--window",
+            str(args.window),
+            "--min-weight",
+            str(args.min_weight),
+            "--threads",
+            str(args.threads),
+            "--memory-limit",
+            args.memory_limit,
+            "--partitions",
+            str(args.partitions),
+        ]
         if run_peer:
             cmd.append("--qut-compatible")
         fs = run_measured(cmd)
@@ -281,14 +339,26 @@ def main() -> None:
             peer_db = work / f"peer_{label}.db"
             for p in (peer_db, Path(f"{peer_db}-wal"), Path(f"{peer_db}-shm")):
                 p.unlink(missing_ok=True)
-            pre = run_measured([*peer, str(peer_db), "preprocess", "--format", "csv", str(csv)],
-                               timeout=args.peer_timeout)
+            pre = run_measured(
+                [*peer, str(peer_db), "preprocess", "--format", "csv", str(csv)],
+                timeout=args.peer_timeout,
+            )
             left = args.peer_timeout - pre["wall_s"]
             comp = None
             if not pre["timed_out"] and pre["returncode"] == 0 and left > 0:
                 comp = run_measured(
-                    [*peer, str(peer_db), "compute", "co_retweet", "--time_window", str(int(args.window)),
-                     "--min_edge_weight", str(args.min_weight), "--n_cpus", str(args.n_cpus)],
+                    [
+                        *peer,
+                        str(peer_db),
+                        "compute",
+                        "co_retweet",
+                        "--time_window",
+                        str(int(args.window)),
+                        "--min_edge_weight",
+                        str(args.min_weight),
+                        "--n_cpus",
+                        str(args.n_cpus),
+                    ],
                     timeout=left,
                 )
             row["peer"] = {"pre": pre, "comp": comp}

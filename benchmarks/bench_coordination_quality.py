@@ -29,52 +29,18 @@ import json
 import shutil
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
+
+from fimiscope.simulate.evaluate import Truth, load_truth, score_groups
 
 
 def _truth(path: Path) -> tuple[dict, dict]:
-    t = json.loads(path.read_text())
-    ops: dict[tuple[str, str], set] = {}
-    other: dict[tuple[str, str], set] = {}
-    for o in t["operations"]:
-        for a in o["accounts"]:
-            bucket = ops if o["kind"] == "bot_network" else other
-            bucket.setdefault((o["id"], a["platform"]), set()).add((a["platform"], a["account_id"]))
-    benign = {}
-    for b in t["benign"]:
-        for a in b["accounts"]:
-            benign.setdefault(b["id"], set()).add((a["platform"], a["account_id"]))
-    return {"ops": ops, "other_ops": other}, benign
+    t = load_truth(path)
+    return {"ops": t.operations, "other_ops": t.other_operations}, t.benign
 
 
 def score(groups: list[set], truth: dict, benign: dict, min_size: int = 3) -> dict:
-    ops = {k: v for k, v in truth["ops"].items() if len(v) >= min_size}
-    op_accounts = set().union(*ops.values()) if ops else set()
-    correct, flagged = 0, Counter()
-    covered: dict = {k: set() for k in ops}
-    for g in groups:
-        best = max(ops, key=lambda k: len(g & ops[k]), default=None)
-        if best is not None and len(g & ops[best]) >= 0.5 * len(g):
-            correct += 1
-            covered[best] |= g & ops[best]
-        for name, accts in benign.items():
-            if len(g & (accts - op_accounts)) >= 0.5 * len(g):
-                flagged[name] += 1
-    recovered = [k for k in ops if len(covered[k]) >= 0.5 * len(ops[k])]
-    members = set().union(*groups) if groups else set()
-    tp = len(members & op_accounts)
-    benign_members = {n: len(members & (a - op_accounts)) for n, a in benign.items()}
-    return {
-        "groups": len(groups),
-        "group_precision": correct / len(groups) if groups else 1.0,
-        "group_recall": len(recovered) / len(ops) if ops else 1.0,
-        "operations": {f"{k[0]}@{k[1]}": f"{len(covered[k])}/{len(ops[k])}" for k in ops},
-        "account_precision": tp / len(members) if members else 1.0,
-        "account_recall": tp / len(op_accounts) if op_accounts else 1.0,
-        "benign_groups_flagged": dict(flagged),
-        "benign_accounts_in_groups": benign_members,
-    }
+    return score_groups(groups, Truth(truth["ops"], truth["other_ops"], benign), min_size)
 
 
 def weight2_rule(store, window: float, op_accounts: set) -> dict:

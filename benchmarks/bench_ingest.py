@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _xv2_data import write_pages  # noqa: E402
+from _xv2_data import write_pages
 
 
 def run(n: int, data_dir: Path, memory_limit: str) -> dict[str, float]:

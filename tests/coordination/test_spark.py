@@ -255,7 +255,8 @@ def _store_export(root: Path) -> None:
     """A tiny store: two reposts of o1, likes with and without time, links and tags."""
     with Store(":memory:") as store:
         store.con.execute(
-            "INSERT INTO posts (platform, post_id, account_id, created_at, kind, ref_post_id) VALUES "
+            "INSERT INTO posts (platform, post_id, account_id, created_at, kind, ref_post_id) "
+            "VALUES "
             "('x', 'o1', 'a0', TIMESTAMPTZ '2024-01-01 00:00:00+00', 'post', NULL), "
             "('x', 'r1', 'a1', TIMESTAMPTZ '2024-01-01 00:00:05.000123+00', 'repost', 'o1'), "
             "('x', 'r2', 'a2', TIMESTAMPTZ '2024-01-01 00:00:20+00', 'repost', 'o1'), "

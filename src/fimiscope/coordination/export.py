@@ -6,6 +6,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from fimiscope.errors import ConfigError, NotFoundError
+from fimiscope.report.pseudonymise import Pseudonymiser, pseudonymised_query
 from fimiscope.store import Store
 
 __all__ = ["FORMATS", "export_run"]
@@ -15,12 +16,14 @@ _TABLES = ("coord_edges", "coord_edge_traces", "coord_groups", "coord_members", 
 
 
 def export_run(
-    store: Store, run_id: str, out_dir: str | Path, formats: tuple[str, ...] = FORMATS
+    store: Store, run_id: str, out_dir: str | Path, formats: tuple[str, ...] = FORMATS,
+    *, pseudonymiser: Pseudonymiser | None = None,
 ) -> list[Path]:
     """Write the run's edges and groups to ``out_dir``; return the files written.
 
     Nodes are ``platform:account_id`` with their group; edges carry weight, traces, min p and
-    the fast flag.
+    the fast flag. With a ``pseudonymiser`` every account identifier becomes its keyed token,
+    and the free-text evidence table (which quotes handles and posts) is left out.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -30,15 +33,19 @@ def export_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    tables = _TABLES if pseudonymiser is None else tuple(
+        t for t in _TABLES if t != "coord_evidence")
     for fmt in ("parquet", "csv"):
         if fmt in formats:
-            for table in _TABLES:
+            for table in tables:
                 path = out / f"{table}.{fmt}"
+                base = (f"SELECT * FROM {table}" if pseudonymiser is None
+                        else pseudonymised_query(store.con, table, pseudonymiser))
                 store.export_table(
                     table,
                     path,
                     fmt=fmt,  # type: ignore[arg-type]
-                    query=f"SELECT * FROM {table} WHERE run_id = ?",
+                    query=f"SELECT * FROM ({base}) WHERE run_id = ?",
                     params=[run_id],
                 )
                 written.append(path)
@@ -53,6 +60,11 @@ def export_run(
             "SELECT group_id, platform, account_id FROM coord_members WHERE run_id = ?", [run_id]
         )
     )
+    if pseudonymiser is not None:
+        tok = pseudonymiser.token
+        edges = [(p, tok(p, "account", a), tok(p, "account", b), *rest)
+                 for p, a, b, *rest in edges]
+        groups = {(p, tok(p, "account", a)): g for (p, a), g in groups.items()}
     nodes = sorted({(e[0], e[1]) for e in edges} | {(e[0], e[2]) for e in edges})
     if "gexf" in formats:
         written.append(_gexf(out / "coordination.gexf", nodes, edges, groups))

@@ -1,0 +1,5 @@
+"""``python -m fimiscope``."""
+
+from fimiscope.cli import entry
+
+entry()

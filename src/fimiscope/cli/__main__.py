@@ -1,0 +1,5 @@
+"""``python -m fimiscope.cli``."""
+
+from fimiscope.cli import entry
+
+entry()
