@@ -2,235 +2,285 @@
 
 It produces exactly the staging rows that :class:`~fimiscope.ingest.formats.x_v2.XApiV2`'s
 Python parser produces, for files in which every line is a well-formed page. Anything else
-(a malformed line, a line without ``data``, a tweet without an id or with a bad time, an
-unknown reference type) makes :func:`stage_pages` return ``False`` before it writes a row,
-and the caller falls back to the Python parser, which quarantines the bad records with
-their line numbers. A test checks that both paths give identical stores.
+(a malformed line, a line without ``data``, an item without an id or with a bad time, an
+unknown reference type, ids repeated where the Python parser keeps only one of them) makes
+:func:`stage_chunk` return ``None`` before it hands over a row, and the caller parses that
+chunk in Python, which quarantines the bad records with their line numbers. A test checks
+that both paths give identical stores.
+
+Each page is parsed once (``xv2_pages``); its items are then flattened once into two narrow
+tables, one row per user and one per tweet, carrying only the fields the staging rows need.
 """
 
 from __future__ import annotations
 
-from fimiscope._sql import first_row
-
-import duckdb
-
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from fimiscope._sql import first_row
 from fimiscope.ingest.source import SourceFile
 
-_TWEET = (
-    "STRUCT(id VARCHAR, text VARCHAR, author_id VARCHAR, created_at VARCHAR, "
+_METRICS = ("public_metrics STRUCT(retweet_count BIGINT, reply_count BIGINT, like_count BIGINT, "
+            "quote_count BIGINT, impression_count BIGINT, followers_count BIGINT, "
+            "following_count BIGINT, tweet_count BIGINT)")
+_ENTITIES = ("STRUCT(urls STRUCT(url VARCHAR, expanded_url VARCHAR, unwound_url VARCHAR)[], "
+             "hashtags STRUCT(tag VARCHAR)[], mentions STRUCT(username VARCHAR, id VARCHAR)[])")
+_TWEET_FIELDS = (
+    "id VARCHAR, text VARCHAR, author_id VARCHAR, created_at VARCHAR, "
     "conversation_id VARCHAR, lang VARCHAR, source VARCHAR, in_reply_to_user_id VARCHAR, "
-    "referenced_tweets STRUCT(type VARCHAR, id VARCHAR)[], "
-    "public_metrics STRUCT(retweet_count BIGINT, reply_count BIGINT, like_count BIGINT, "
-    "quote_count BIGINT, impression_count BIGINT, followers_count BIGINT, "
-    "following_count BIGINT, tweet_count BIGINT), "
-    "entities STRUCT(urls STRUCT(url VARCHAR, expanded_url VARCHAR, unwound_url VARCHAR)[], "
-    "hashtags STRUCT(tag VARCHAR)[], mentions STRUCT(username VARCHAR, id VARCHAR)[]), "
-    "attachments STRUCT(media_keys VARCHAR[]), "
-    "note_tweet STRUCT(text VARCHAR, entities STRUCT(urls STRUCT(url VARCHAR, "
-    "expanded_url VARCHAR, unwound_url VARCHAR)[], hashtags STRUCT(tag VARCHAR)[], "
-    "mentions STRUCT(username VARCHAR, id VARCHAR)[])), "
-    "withheld STRUCT(country_codes VARCHAR[]), "
-    "username VARCHAR, name VARCHAR, description VARCHAR, location VARCHAR, "
-    "verified BOOLEAN, protected BOOLEAN, profile_image_url VARCHAR)"
+    f"referenced_tweets STRUCT(type VARCHAR, id VARCHAR)[], {_METRICS}, "
+    f"entities {_ENTITIES}, attachments STRUCT(media_keys VARCHAR[]), "
+    f"note_tweet STRUCT(text VARCHAR, entities {_ENTITIES}), "
+    "withheld STRUCT(country_codes VARCHAR[])"
 )
+_USER_FIELDS = ("username VARCHAR, name VARCHAR, description VARCHAR, location VARCHAR, "
+                "verified BOOLEAN, protected BOOLEAN, profile_image_url VARCHAR")
+# `data` holds tweets, or users on the liking-users / retweeted-by / follows endpoints.
 _COLUMNS = {
-    "data": f"{_TWEET}[]",
-    "includes": f"STRUCT(users {_TWEET}[], tweets {_TWEET}[], "
+    "data": f"STRUCT({_TWEET_FIELDS}, {_USER_FIELDS})[]",
+    "includes": f"STRUCT(users STRUCT(id VARCHAR, created_at VARCHAR, {_METRICS}, "
+                f"{_USER_FIELDS})[], tweets STRUCT({_TWEET_FIELDS})[], "
                 "media STRUCT(media_key VARCHAR, type VARCHAR, url VARCHAR, "
                 "preview_image_url VARCHAR)[])",
     "__twarc": "STRUCT(url VARCHAR)",
 }
 _ENDPOINT = (r"/2/(tweets|users)/(\d+)/(liking_users|retweeted_by|liked_tweets|following|"
              r"followers|quote_tweets)")
+_USER_RELS = "('liking_users', 'retweeted_by', 'following', 'followers')"
 
-# Sections of a page, in the order the Python parser visits them (for `_seq`).
+# Sections of a page, in the order the Python parser visits them (for `_seq`): 0 = includes.users,
+# 1 = data, 2 = includes.tweets. Every row an item gives shares the item's number.
 _SEQ = "$seq_base + (rec * 4 + section) * 1048576 + idx"
+_MAX_RECS = 1 << 21  # pages per chunk within one chunk's `_seq` range (chunks are 2^43 apart)
+_MAX_ITEMS = 1 << 20  # items per page section within one `_seq` step
 
 _PAGES = """
 CREATE OR REPLACE TEMP TABLE xv2_pages AS
-SELECT ordinality AS rec, data, includes,
+SELECT ordinality AS rec, data, includes.users AS users, includes.tweets AS itweets,
+       includes.media AS media,
        regexp_extract("__twarc".url, $re, 2) AS ep_id,
-       regexp_extract("__twarc".url, $re, 3) AS ep_rel
-  FROM read_ndjson($path, columns = $columns, compression = $compression,
+       coalesce(regexp_extract("__twarc".url, $re, 3), '') AS ep_rel
+  FROM read_ndjson($path, columns = $columns, compression = 'none',
                    maximum_object_size = 16777216, format = 'newline_delimited')
   WITH ORDINALITY
 """
 
-_ITEMS = """
-CREATE OR REPLACE TEMP TABLE xv2_items AS
-WITH d AS (
-    SELECT rec, ep_id, ep_rel, unnest(data) AS t, generate_subscripts(data, 1) - 1 AS idx
+_USERS = f"""
+CREATE OR REPLACE TEMP TABLE xv2_us AS
+SELECT rec, section, idx, ep_id, ep_rel, u.id AS id, u.username AS username, u.name AS name,
+       u.description AS description, u.location AS location, u.created_at AS created_at_s,
+       try_cast(u.created_at AS TIMESTAMPTZ) AS created_at,
+       u.public_metrics.followers_count AS followers_count,
+       u.public_metrics.following_count AS following_count,
+       u.public_metrics.tweet_count AS tweet_count, u.verified AS verified,
+       u.protected AS protected, u.profile_image_url AS profile_image_url
+  FROM (
+    SELECT rec, 0 AS section, NULL::VARCHAR AS ep_id, NULL::VARCHAR AS ep_rel,
+           unnest(users) AS u, generate_subscripts(users, 1) - 1 AS idx
       FROM xv2_pages
-), u AS (
-    SELECT rec, unnest(includes.users) AS t, generate_subscripts(includes.users, 1) - 1 AS idx
-      FROM xv2_pages
-), it AS (
-    SELECT rec, unnest(includes.tweets) AS t,
-           generate_subscripts(includes.tweets, 1) - 1 AS idx FROM xv2_pages
-)
-SELECT rec, 0 AS section, idx, 'user' AS what, NULL AS ep_id, NULL AS ep_rel, t FROM u
-UNION ALL
-SELECT rec, 1, idx,
-       CASE WHEN ep_rel IN ('liking_users', 'retweeted_by', 'following', 'followers')
-            THEN 'user' ELSE 'tweet' END, ep_id, ep_rel, t FROM d
-UNION ALL
-SELECT rec, 2, idx, 'tweet', NULL, NULL, t FROM it
+    UNION ALL
+    SELECT rec, 1, ep_id, ep_rel, unnest(data)::STRUCT(id VARCHAR, created_at VARCHAR,
+               {_METRICS}, {_USER_FIELDS}),
+           generate_subscripts(data, 1) - 1
+      FROM xv2_pages WHERE ep_rel IN {_USER_RELS}
+  )
 """
 
-# Any row here means: not for the fast path.
-_PROBLEMS = """
-SELECT 'page without data' FROM xv2_pages WHERE data IS NULL
-UNION ALL
-SELECT 'item without id' FROM xv2_items WHERE t.id IS NULL OR t.id = ''
-UNION ALL
-SELECT 'bad created_at' FROM xv2_items
- WHERE t.created_at IS NOT NULL AND try_cast(t.created_at AS TIMESTAMPTZ) IS NULL
-UNION ALL
-SELECT 'bad reference' FROM xv2_items
- WHERE len(list_filter(t.referenced_tweets, lambda r: r.type IS NULL
-           OR r.type NOT IN ('retweeted', 'replied_to', 'quoted') OR r.id IS NULL)) > 0
-LIMIT 1
+_INCLUDED = """
+CREATE OR REPLACE TEMP TABLE xv2_inc AS
+SELECT rec, t.id AS id, t.author_id AS author_id
+  FROM (SELECT rec, unnest(itweets) AS t FROM xv2_pages)
 """
 
-_TWEETS = """
-CREATE OR REPLACE TEMP TABLE xv2_tweets AS
-SELECT i.rec, i.section, i.idx, i.ep_id, i.ep_rel, i.t,
-       list_filter(t.referenced_tweets, lambda r: r.type = 'retweeted')[1].id AS rt_id,
-       list_filter(t.referenced_tweets, lambda r: r.type = 'replied_to')[1].id AS re_id,
-       list_filter(t.referenced_tweets, lambda r: r.type = 'quoted')[1].id AS qt_id,
-       coalesce(t.note_tweet.entities, t.entities) AS ents
-  FROM xv2_items i WHERE what = 'tweet'
-"""
-
-_TWEETS_REFS = """
+_TWEETS = f"""
 CREATE OR REPLACE TEMP TABLE xv2_tw AS
-WITH inc AS (
-    SELECT DISTINCT ON (rec, t.id) rec, t.id AS id, t.author_id AS author_id
-      FROM xv2_items WHERE section = 2
-), users AS (
-    SELECT DISTINCT ON (rec, t.id) rec, t.id AS id, t.username AS username
-      FROM xv2_items WHERE section = 0
+WITH items AS (
+    SELECT rec, 1 AS section, ep_id, ep_rel, unnest(data)::STRUCT({_TWEET_FIELDS}) AS t,
+           generate_subscripts(data, 1) - 1 AS idx
+      FROM xv2_pages WHERE ep_rel NOT IN {_USER_RELS}
+    UNION ALL
+    SELECT rec, 2, NULL, NULL, unnest(itweets), generate_subscripts(itweets, 1) - 1
+      FROM xv2_pages
+), flat AS (
+    SELECT rec, section, idx, ep_id, ep_rel, t.id AS id, t.author_id AS author_id,
+           t.created_at AS created_at_s, try_cast(t.created_at AS TIMESTAMPTZ) AS created_at,
+           t.conversation_id AS conversation_id,
+           coalesce(nullif(t.note_tweet.text, ''), t.text) AS text, t.lang AS lang,
+           t.source AS source, t.public_metrics.like_count AS like_count,
+           t.public_metrics.retweet_count AS repost_count,
+           t.public_metrics.reply_count AS reply_count,
+           t.public_metrics.quote_count AS quote_count,
+           t.public_metrics.impression_count AS view_count,
+           t.note_tweet IS NULL AND coalesce(ends_with(t.text, '…'), false) AS trunc_if_repost,
+           nullif(array_to_string(t.withheld.country_codes, ','), '') AS withheld,
+           nullif(t.in_reply_to_user_id, '') AS in_reply_to,
+           t.referenced_tweets AS refs,
+           list_filter(t.referenced_tweets, lambda r: r.type = 'retweeted')[-1].id AS rt_id,
+           list_filter(t.referenced_tweets, lambda r: r.type = 'replied_to')[-1].id AS re_id,
+           list_filter(t.referenced_tweets, lambda r: r.type = 'quoted')[-1].id AS qt_id,
+           coalesce(t.note_tweet.entities, t.entities) AS ents,
+           t.attachments.media_keys AS media_keys
+      FROM items
 )
-SELECT w.*,
+SELECT f.*,
        CASE WHEN rt_id IS NOT NULL THEN 'repost' WHEN re_id IS NOT NULL THEN 'reply'
             WHEN qt_id IS NOT NULL THEN 'quote' ELSE 'post' END AS kind,
        rt.author_id AS rt_author, rt.id IS NOT NULL AS rt_included,
-       coalesce(t.in_reply_to_user_id, re.author_id) AS re_author,
-       re.id IS NOT NULL AS re_included,
+       coalesce(in_reply_to, re.author_id) AS re_author, re.id IS NOT NULL AS re_included,
        qt.author_id AS qt_author, qt.id IS NOT NULL AS qt_included,
-       u.username
-  FROM xv2_tweets w
-  LEFT JOIN inc rt ON rt.rec = w.rec AND rt.id = w.rt_id
-  LEFT JOIN inc re ON re.rec = w.rec AND re.id = w.re_id
-  LEFT JOIN inc qt ON qt.rec = w.rec AND qt.id = w.qt_id
-  LEFT JOIN users u ON u.rec = w.rec AND u.id = t.author_id
+       nullif(u.username, '') AS username
+  FROM flat f
+  LEFT JOIN xv2_inc rt ON rt.rec = f.rec AND rt.id = f.rt_id
+  LEFT JOIN xv2_inc re ON re.rec = f.rec AND re.id = f.re_id
+  LEFT JOIN xv2_inc qt ON qt.rec = f.rec AND qt.id = f.qt_id
+  LEFT JOIN (SELECT rec, id, username FROM xv2_us WHERE section = 0) u
+         ON u.rec = f.rec AND u.id = f.author_id
+"""
+
+# Any row here means: not for the fast path (the Python parser decides, record by record).
+_PROBLEMS = f"""
+SELECT 'page without data' FROM xv2_pages WHERE data IS NULL
+UNION ALL
+SELECT 'too many' FROM xv2_pages
+ WHERE rec >= {_MAX_RECS} OR len(data) >= {_MAX_ITEMS} OR len(users) >= {_MAX_ITEMS}
+    OR len(itweets) >= {_MAX_ITEMS}
+UNION ALL
+SELECT 'user without id' FROM xv2_us WHERE id IS NULL OR id = ''
+UNION ALL
+SELECT 'tweet without id' FROM xv2_tw WHERE id IS NULL OR id = ''
+UNION ALL
+SELECT 'bad created_at' FROM xv2_us WHERE created_at_s IS NOT NULL AND created_at IS NULL
+UNION ALL
+SELECT 'bad created_at' FROM xv2_tw WHERE created_at_s IS NOT NULL AND created_at IS NULL
+UNION ALL
+SELECT 'bad reference' FROM xv2_tw
+ WHERE refs IS NOT NULL AND (
+       len(list_filter(refs, lambda r: r.type IS NULL
+           OR r.type NOT IN ('retweeted', 'replied_to', 'quoted') OR r.id IS NULL
+           OR r.id = '')) > 0
+    -- one post referred to twice: the Python parser's rows would differ in order
+    OR rt_id = re_id OR rt_id = qt_id OR re_id = qt_id)
+UNION ALL
+-- repeated ids inside a page's includes: the Python parser keeps one (a dict), so decide there
+SELECT 'repeated user' FROM xv2_us WHERE section = 0 GROUP BY rec, id HAVING count(*) > 1
+UNION ALL
+SELECT 'repeated included tweet' FROM xv2_inc GROUP BY rec, id HAVING count(*) > 1
+UNION ALL
+SELECT 'repeated media' FROM (SELECT rec, unnest(media).media_key AS k FROM xv2_pages)
+ GROUP BY rec, k HAVING count(*) > 1
+LIMIT 1
 """
 
 _STAGE_POSTS = f"""
--- stage: posts
-SELECT 'x', t.id, t.author_id, t.created_at::TIMESTAMPTZ, kind,
+SELECT 'x', id, author_id, created_at, kind,
        CASE kind WHEN 'repost' THEN rt_id WHEN 'reply' THEN re_id WHEN 'quote' THEN qt_id END,
        CASE kind WHEN 'repost' THEN rt_author WHEN 'reply' THEN re_author
                  WHEN 'quote' THEN qt_author END,
-       t.conversation_id, coalesce(t.note_tweet.text, t.text), t.lang, t.source,
-       t.public_metrics.like_count, t.public_metrics.retweet_count,
-       t.public_metrics.reply_count, t.public_metrics.quote_count,
-       t.public_metrics.impression_count,
-       kind = 'repost' AND coalesce(ends_with(t.text, '…'), false) AND t.note_tweet IS NULL,
-       false,
-       nullif(array_to_string(t.withheld.country_codes, ','), ''),
-       'https://x.com/' || coalesce(username, 'i/web') || '/status/' || t.id,
-       {_SEQ}
+       conversation_id, text, lang, source, like_count, repost_count, reply_count,
+       quote_count, view_count, kind = 'repost' AND trunc_if_repost, false, withheld,
+       'https://x.com/' || coalesce(username, 'i/web') || '/status/' || id, {_SEQ}
   FROM xv2_tw
 UNION ALL
 -- referenced tweets not included in the page: stubs
-SELECT 'x', ref_id, ref_author, NULL, 'post', NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, false, true, NULL, NULL, {_SEQ}
-  FROM (
-    SELECT *, unnest([
-        {{'ref_id': rt_id, 'ref_author': rt_author, 'inc': rt_included}},
-        {{'ref_id': re_id, 'ref_author': re_author, 'inc': re_included}},
-        {{'ref_id': qt_id, 'ref_author': qt_author, 'inc': qt_included}}], recursive := true)
-      FROM xv2_tw
-  ) WHERE ref_id IS NOT NULL AND NOT inc
+SELECT 'x', rt_id, rt_author, NULL, 'post', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, false, true, NULL, NULL, {_SEQ}
+  FROM xv2_tw WHERE rt_id IS NOT NULL AND NOT rt_included
+UNION ALL
+SELECT 'x', re_id, re_author, NULL, 'post', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, false, true, NULL, NULL, {_SEQ}
+  FROM xv2_tw WHERE re_id IS NOT NULL AND NOT re_included
+UNION ALL
+SELECT 'x', qt_id, qt_author, NULL, 'post', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, false, true, NULL, NULL, {_SEQ}
+  FROM xv2_tw WHERE qt_id IS NOT NULL AND NOT qt_included
 """
 
 _STAGE_REFS = f"""
--- stage: post_refs
-SELECT 'x', t.id, ref_type, ref_id, ref_author, {_SEQ} FROM (
-    SELECT *, unnest([
-        {{'ref_type': 'repost', 'ref_id': rt_id, 'ref_author': rt_author}},
-        {{'ref_type': 'reply', 'ref_id': re_id, 'ref_author': re_author}},
-        {{'ref_type': 'quote', 'ref_id': qt_id, 'ref_author': qt_author}}], recursive := true)
-      FROM xv2_tw
-) WHERE ref_id IS NOT NULL
+SELECT 'x', id, 'repost', rt_id, rt_author, {_SEQ} FROM xv2_tw WHERE rt_id IS NOT NULL
+UNION ALL
+SELECT 'x', id, 'reply', re_id, re_author, {_SEQ} FROM xv2_tw WHERE re_id IS NOT NULL
+UNION ALL
+SELECT 'x', id, 'quote', qt_id, qt_author, {_SEQ} FROM xv2_tw WHERE qt_id IS NOT NULL
 """
 
-_STAGE_ENTITIES = f"""
--- stage: post_urls
-SELECT 'x', t.id, pos, u.url, coalesce(u.unwound_url, u.expanded_url), {_SEQ}
-  FROM (SELECT *, unnest(ents.urls) AS u, generate_subscripts(ents.urls, 1) - 1 AS pos
-          FROM xv2_tw)
- WHERE coalesce(u.url, '') <> '' OR coalesce(coalesce(u.unwound_url, u.expanded_url), '') <> '';
--- stage: post_hashtags
-SELECT 'x', t.id, pos, h.tag, {_SEQ}
-  FROM (SELECT *, unnest(ents.hashtags) AS h, generate_subscripts(ents.hashtags, 1) - 1 AS pos
-          FROM xv2_tw)
- WHERE coalesce(h.tag, '') <> '';
--- stage: post_mentions
-SELECT 'x', t.id, pos, m.username, m.id, {_SEQ}
-  FROM (SELECT *, unnest(ents.mentions) AS m, generate_subscripts(ents.mentions, 1) - 1 AS pos
-          FROM xv2_tw)
- WHERE coalesce(m.username, '') <> '' OR coalesce(m.id, '') <> '';
--- stage: post_media
-SELECT 'x', w.t.id, pos, key, mm.m.type, coalesce(mm.m.url, mm.m.preview_image_url), NULL,
-       $seq_base + (w.rec * 4 + w.section) * 1048576 + w.idx
-  FROM (SELECT *, unnest(t.attachments.media_keys) AS key,
-               generate_subscripts(t.attachments.media_keys, 1) - 1 AS pos FROM xv2_tw) w
-  LEFT JOIN (SELECT DISTINCT ON (p.rec, m.media_key) p.rec, m
-               FROM (SELECT rec, unnest(includes.media) AS m FROM xv2_pages) p) mm
+_STAGE_URLS = f"""
+SELECT 'x', id, pos, u.url, ex, {_SEQ}
+  FROM (SELECT rec, section, idx, id, u, pos,
+               coalesce(nullif(u.unwound_url, ''), u.expanded_url) AS ex
+          FROM (SELECT rec, section, idx, id, unnest(ents.urls) AS u,
+                       generate_subscripts(ents.urls, 1) - 1 AS pos
+                  FROM xv2_tw WHERE ents.urls IS NOT NULL))
+ WHERE coalesce(u.url, '') <> '' OR coalesce(ex, '') <> ''
+"""
+
+_STAGE_HASHTAGS = f"""
+SELECT 'x', id, pos, h.tag, {_SEQ}
+  FROM (SELECT rec, section, idx, id, unnest(ents.hashtags) AS h,
+               generate_subscripts(ents.hashtags, 1) - 1 AS pos
+          FROM xv2_tw WHERE ents.hashtags IS NOT NULL)
+ WHERE coalesce(h.tag, '') <> ''
+"""
+
+_STAGE_MENTIONS = f"""
+SELECT 'x', id, pos, m.username, m.id, {_SEQ}
+  FROM (SELECT rec, section, idx, id, unnest(ents.mentions) AS m,
+               generate_subscripts(ents.mentions, 1) - 1 AS pos
+          FROM xv2_tw WHERE ents.mentions IS NOT NULL)
+ WHERE coalesce(m.username, '') <> '' OR coalesce(m.id, '') <> ''
+"""
+
+_STAGE_MEDIA = """
+SELECT 'x', w.id, pos, key, mm.m.type, coalesce(nullif(mm.m.url, ''), mm.m.preview_image_url),
+       NULL, $seq_base + (w.rec * 4 + w.section) * 1048576 + w.idx
+  FROM (SELECT rec, section, idx, id, unnest(media_keys) AS key,
+               generate_subscripts(media_keys, 1) - 1 AS pos
+          FROM xv2_tw WHERE media_keys IS NOT NULL) w
+  LEFT JOIN (SELECT rec, unnest(media) AS m FROM xv2_pages) mm
     ON mm.rec = w.rec AND mm.m.media_key = w.key
  WHERE coalesce(key, '') <> ''
+    OR coalesce(nullif(mm.m.url, ''), mm.m.preview_image_url, '') <> ''
 """
 
 _STAGE_ACCOUNTS = f"""
--- stage: accounts
-SELECT 'x', t.id, t.username, t.name, t.description, nullif(t.location, ''),
-       t.created_at::TIMESTAMPTZ, t.public_metrics.followers_count,
-       t.public_metrics.following_count, t.public_metrics.tweet_count, t.verified,
-       t.protected,
-       CASE WHEN t.profile_image_url IS NULL OR t.profile_image_url = '' THEN NULL
-            ELSE contains(t.profile_image_url, 'default_profile') END,
-       t.profile_image_url, NULL, {_SEQ}
-  FROM xv2_items WHERE what = 'user'
+SELECT 'x', id, username, name, description, nullif(location, ''), created_at,
+       followers_count, following_count, tweet_count, verified, protected,
+       CASE WHEN profile_image_url IS NULL OR profile_image_url = '' THEN NULL
+            ELSE contains(profile_image_url, 'default_profile') END,
+       profile_image_url, NULL, {_SEQ}
+  FROM xv2_us
 """
 
 _STAGE_ENGAGEMENTS = f"""
--- stage: engagements
 SELECT 'x',
-       CASE ep_rel WHEN 'following' THEN ep_id WHEN 'liked_tweets' THEN ep_id ELSE t.id END,
+       CASE ep_rel WHEN 'following' THEN ep_id ELSE id END,
        CASE ep_rel WHEN 'liking_users' THEN 'like' WHEN 'retweeted_by' THEN 'repost'
-                   WHEN 'liked_tweets' THEN 'like' ELSE 'follow' END,
-       CASE WHEN ep_rel IN ('liking_users', 'retweeted_by') THEN ep_id
-            WHEN ep_rel = 'liked_tweets' THEN t.id END,
-       CASE ep_rel WHEN 'following' THEN t.id WHEN 'followers' THEN ep_id
-                   WHEN 'liked_tweets' THEN t.author_id END,
+                   ELSE 'follow' END,
+       CASE WHEN ep_rel IN ('liking_users', 'retweeted_by') THEN ep_id END,
+       CASE ep_rel WHEN 'following' THEN id WHEN 'followers' THEN ep_id END,
        NULL, {_SEQ}
-  FROM xv2_items
- WHERE section = 1 AND ep_rel IN ('liking_users', 'retweeted_by', 'following', 'followers',
-                                  'liked_tweets')
+  FROM xv2_us WHERE section = 1
+UNION ALL
+SELECT 'x', ep_id, 'like', id, author_id, NULL, {_SEQ}
+  FROM xv2_tw WHERE section = 1 AND ep_rel = 'liked_tweets'
 """
 
-_TEMPS = ("xv2_pages", "xv2_items", "xv2_tweets", "xv2_tw")
-_STAGES = (_STAGE_POSTS, _STAGE_REFS, _STAGE_ACCOUNTS, _STAGE_ENGAGEMENTS,
-           *_STAGE_ENTITIES.split(";"))
+_TEMPS = ("xv2_pages", "xv2_us", "xv2_inc", "xv2_tw")
+_STAGES = (("posts", _STAGE_POSTS), ("post_refs", _STAGE_REFS),
+           ("accounts", _STAGE_ACCOUNTS), ("engagements", _STAGE_ENGAGEMENTS),
+           ("post_urls", _STAGE_URLS), ("post_hashtags", _STAGE_HASHTAGS),
+           ("post_mentions", _STAGE_MENTIONS), ("post_media", _STAGE_MEDIA))
 CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def prepare_cursor(cur: duckdb.DuckDBPyConnection) -> None:
+    """Settings for the fast path's own connection (row order is carried by `_seq`)."""
+    cur.execute("SET TimeZone = 'UTC'")
+    cur.execute("SET preserve_insertion_order = false")
 
 
 def stage_chunk(cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
@@ -239,19 +289,16 @@ def stage_chunk(cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
     aborts nothing). Return ``(records, [(stage table, rows)])`` or ``None`` when the chunk
     needs the Python parser."""
     try:
-        cur.execute(_PAGES, {"path": path, "columns": _COLUMNS, "compression": "none",
-                             "re": _ENDPOINT})
-        cur.execute(_ITEMS)
+        cur.execute(_PAGES, {"path": path, "columns": _COLUMNS, "re": _ENDPOINT})
+        cur.execute(_USERS)
+        cur.execute(_INCLUDED)
+        cur.execute(_TWEETS)
         if first_row(cur.execute(_PROBLEMS)) is not None:
             return None
-        cur.execute(_TWEETS)
-        cur.execute(_TWEETS_REFS)
-        out = []
-        for sql in _STAGES:
-            table = sql.split("-- stage: ", 1)[1].split("\n", 1)[0].strip()
-            params = {"seq_base": seq_base}
-            out.append((table, cur.sql(sql, params=params).to_arrow_table()))
-        row = first_row(cur.execute("SELECT count(*) FROM xv2_items"))
+        params = {"seq_base": seq_base}
+        out = [(table, cur.sql(sql, params=params).to_arrow_table()) for table, sql in _STAGES]
+        row = first_row(cur.execute(
+            "SELECT (SELECT count(*) FROM xv2_us) + (SELECT count(*) FROM xv2_tw)"))
         return (int(row[0]) if row else 0), out
     except duckdb.Error:
         return None
@@ -265,21 +312,72 @@ def split_lines(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTE
     """Cut the (decompressed) file into line-aligned chunk files; yield
     ``(chunk path, first line number, byte offset)`` for each."""
     line_no, offset, n = 1, 0, 0
+    carry = b""  # the start of a line that the previous block cut
     with source.open() as f:
-        carry = b""
         while True:
             block = f.read(chunk_bytes)
-            if not block and not carry:
+            if block:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    carry += block
+                    continue
+            elif carry:
+                cut = 0
+            else:
                 return
-            data = carry + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
-            if cut == 0:
-                carry = data
-                continue
-            piece, carry = data[:cut], data[cut:]
             path = workdir / f"chunk{n:05d}.jsonl"
-            path.write_bytes(piece)
+            with path.open("wb") as out:
+                out.write(carry)
+                out.write(memoryview(block)[:cut])
             yield path, line_no, offset
-            line_no += piece.count(b"\n")
-            offset += len(piece)
+            line_no += carry.count(b"\n") + block.count(b"\n", 0, cut)
+            offset += len(carry) + cut
+            carry = block[cut:]
             n += 1
+
+
+def split_ahead(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES, *,
+                depth: int = 1) -> Iterator[tuple[Path, int, int]]:
+    """:func:`split_lines` in a background thread, ``depth`` chunks ahead of the consumer,
+    so reading and writing the next chunk overlaps with parsing this one."""
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in split_lines(source, workdir, chunk_bytes):
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="fimiscope-split", daemon=True)
+    worker.start()
+    try:
+        while True:
+            what, value = q.get()
+            if what == "end":
+                return
+            if what == "error":
+                assert isinstance(value, BaseException)
+                raise value
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.05)
+
+
+__all__ = ["CHUNK_BYTES", "prepare_cursor", "split_ahead", "split_lines",
+           "stage_chunk"]
