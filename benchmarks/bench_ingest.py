@@ -8,6 +8,7 @@ script prints posts/s and the child's peak RSS. Data is generated into ``bench-d
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -29,7 +30,8 @@ def run(n: int, data_dir: Path, memory_limit: str) -> dict[str, float]:
         p.unlink(missing_ok=True)
     cmd = [sys.executable, "-c",
            "import resource,sys; from fimiscope.cli import main; rc = main(sys.argv[1:]); "
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+           "r = resource.getrusage(resource.RUSAGE_SELF); "
+           "print(r.ru_utime + r.ru_stime, r.ru_maxrss, file=sys.stderr); "
            "sys.exit(rc)",
            "ingest", str(data), "--store", str(store), "--memory-limit", memory_limit, "--json"]
     t = time.perf_counter()
@@ -38,9 +40,15 @@ def run(n: int, data_dir: Path, memory_limit: str) -> dict[str, float]:
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    return {"posts": n, "seconds": seconds, "posts_per_s": n / seconds,
-            "peak_rss_mb": peak_kb / 1024, "file_mb": data.stat().st_size / 2**20}
+    cpu, peak_kb = proc.stderr.strip().splitlines()[-1].split()
+    info = json.loads(proc.stdout)
+    info = info[0] if isinstance(info, list) else info
+    files = info.get("files", [info]) if isinstance(info, dict) else [info]
+    stored = sum(int(f.get("posts", 0)) for f in files)
+    if stored < n:  # a fast benchmark that lost rows is no result
+        raise SystemExit(f"only {stored} of {n} posts were stored:\n{proc.stdout[:2000]}")
+    return {"posts": n, "seconds": seconds, "posts_per_s": n / seconds, "cpu_s": float(cpu),
+            "peak_rss_mb": int(peak_kb) / 1024, "file_mb": data.stat().st_size / 2**20}
 
 
 def main() -> None:
@@ -50,12 +58,13 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="1GB")
     args = ap.parse_args()
     args.data_dir.mkdir(exist_ok=True)
-    print("| posts | file MB | seconds | posts/s | peak RSS MB |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print(f"| posts | file MB | seconds | posts/s | CPU s | peak RSS MB |  ({os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f} before)")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in args.posts:
         r = run(n, args.data_dir, args.memory_limit)
         print(f"| {n:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['posts_per_s']:,.0f} "
-              f"| {r['peak_rss_mb']:.0f} |", flush=True)
+              f"| {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

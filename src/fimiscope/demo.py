@@ -21,6 +21,7 @@ def _say(msg: str) -> None:
 
 
 def run(out: Path, actions: int, seed: int) -> dict[str, Any]:
+    from fimiscope.characterize import characterize
     from fimiscope.coordination import detect
     from fimiscope.coordination.export import export_run
     from fimiscope.ingest import ingest
@@ -60,13 +61,41 @@ def run(out: Path, actions: int, seed: int) -> dict[str, Any]:
                        for i, g in enumerate(result.groups)],
             "score_against_ground_truth": score_groups(groups, truth),
         }
+        t = time.perf_counter()
+        _say("characterising: automation, activity time zones, state media, boosted posts")
+        ch = characterize(store, coordination_run=result.run_id, seed=seed)
+        summary["seconds"]["characterize"] = round(time.perf_counter() - t, 1)
+        summary["characterize"] = {
+            "run_id": ch.run_id, "accounts": ch.accounts, "flagged_accounts": ch.flagged_accounts,
+            "automation_method": ch.automation_method,
+            "state_media_amplifiers": ch.amplifier_accounts,
+            "posts_examined": ch.posts_examined, "flagged_posts": len(ch.flagged_posts),
+            "group_timezones": {
+                gid: {k: tz[k] for k in ("offset_hours", "ci_low", "ci_high", "template",
+                                         "foreign_working_day")}
+                for gid, tz in ch.group_timezones.items()},
+            "boosted_posts_against_ground_truth": _score_posts(ch.flagged_posts,
+                                                               files.ground_truth),
+        }
         exported = export_run(store, result.run_id, out / "coordination",
                               pseudonymiser=Pseudonymiser.from_key_file(out / "pseudonym.key"))
         summary["outputs"] = {"store": str(db), "scenario": str(files.ground_truth.parent),
                               "coordination_exports": [str(p) for p in exported]}
-    (out / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    (out / "summary.json").write_bytes(orjson.dumps(
+        summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     (out / "summary.md").write_text(_markdown(summary), encoding="utf-8")
     return summary
+
+
+def _score_posts(flagged: list[tuple[str, str]], truth_path: Path) -> dict[str, Any]:
+    truth = orjson.loads(truth_path.read_bytes())
+    amplified = {(p["platform"], p["post_id"]) for o in truth["operations"]
+                 for p in o.get("amplified_posts", ())}
+    got = set(flagged)
+    hit = len(got & amplified)
+    return {"flagged": len(got), "amplified_in_truth": len(amplified),
+            "precision": hit / len(got) if got else 1.0,
+            "recall": hit / len(amplified) if amplified else 1.0}
 
 
 def _label(members: set[tuple[str, str]], truth: Any) -> str:
@@ -104,6 +133,22 @@ def _markdown(s: dict[str, Any]) -> str:
               f"{sc['benign_groups_flagged'] or 'none'}.", ""]
     for g in d["groups"]:
         lines += [f"### Group {g['group_id']}", "", g["summary"] or "(no summary)", ""]
+    c = s.get("characterize")
+    if c:
+        bp = c["boosted_posts_against_ground_truth"]
+        lines += ["## Characterisation", "",
+                  f"{c['flagged_accounts']:,} of {c['accounts']:,} accounts flagged as likely "
+                  f"automated ({c['automation_method']}); {c['state_media_amplifiers']:,} "
+                  "accounts amplify state-controlled outlets.", "",
+                  f"Boosted posts: {c['flagged_posts']:,} of {c['posts_examined']:,} flagged; "
+                  f"against the ground truth precision {bp['precision']:.2f}, recall "
+                  f"{bp['recall']:.2f}.", "",
+                  "| group | activity clock | interval | rhythm | foreign working day |",
+                  "| ---: | --- | --- | --- | --- |"]
+        for gid, tz in c["group_timezones"].items():
+            lines.append(f"| {gid} | UTC{tz['offset_hours']:+d} | [{tz['ci_low']:+d}, "
+                         f"{tz['ci_high']:+d}] | {tz['template']} | {tz['foreign_working_day']} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -122,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     for g in d["groups"]:
         print(f"  group {g['group_id']} [{g['platform']}] {g['size']} accounts "
               f"({', '.join(g['traces'])}): {g['ground_truth']}")
+    c = summary["characterize"]
+    bp = c["boosted_posts_against_ground_truth"]
+    for gid, tz in c["group_timezones"].items():
+        print(f"  group {gid} activity clock: UTC{tz['offset_hours']:+d} "
+              f"[{tz['ci_low']:+d}, {tz['ci_high']:+d}]")
+    print(f"boosted posts flagged: {c['flagged_posts']} (precision {bp['precision']:.2f}, "
+          f"recall {bp['recall']:.2f} against the ground truth)")
     print(f"summary: {args.out / 'summary.md'}")
     print(f"store:   {summary['outputs']['store']}  (try: fimiscope info -s {summary['outputs']['store']})")
     print(f"graphs:  {args.out / 'coordination'} (GEXF/GraphML for Gephi, pseudonymised)")

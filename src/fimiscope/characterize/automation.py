@@ -60,7 +60,8 @@ INNOCENT: dict[str, str] = {
     "dup_text_share": "a shared slogan, quote or hashtag campaign text",
     "hour_entropy": "a shift worker's rhythm or a person who posts only at one time of day",
     "age_days": "a new user who just joined (e.g. for the election)",
-    "creation_burst_share": "people who joined together (a migration to the platform, a sign-up drive)",
+    "creation_burst_share": "people who joined together (a migration to"
+    " the platform, a sign-up drive)",
     "handle_digit_tail": "a user who kept the name the platform suggested",
     "default_handle": "a user who kept the name the platform suggested",
     "default_profile": "a privacy-minded or casual user",
@@ -167,8 +168,9 @@ def read_labels(path: Path | str, *, min_per_class: int = 5) -> dict[tuple[str, 
         missing = [c for c in need if c not in have]
         if missing:
             raise LabelFileError(
-                p, f"missing column(s) {', '.join(missing)}; the header must be "
-                "`platform,account_id,label`"
+                p,
+                f"missing column(s) {', '.join(missing)}; the header must be "
+                "`platform,account_id,label`",
             )
         reader.fieldnames = have
         for line, row in enumerate(reader, start=2):
@@ -177,9 +179,7 @@ def read_labels(path: Path | str, *, min_per_class: int = 5) -> dict[tuple[str, 
             if not plat or not acc:
                 raise LabelFileError(p, f"line {line}: empty platform or account_id")
             if lab not in _LABELS:
-                raise LabelFileError(
-                    p, f"line {line}: unknown label {lab!r}; use bot/human or 1/0"
-                )
+                raise LabelFileError(p, f"line {line}: unknown label {lab!r}; use bot/human or 1/0")
             if (plat, acc) in out:
                 raise LabelFileError(p, f"line {line}: duplicate account {plat}:{acc}")
             out[(plat, acc)] = _LABELS[lab]
@@ -187,8 +187,9 @@ def read_labels(path: Path | str, *, min_per_class: int = 5) -> dict[tuple[str, 
     n_hum = len(out) - n_bot
     if min(n_bot, n_hum) < min_per_class:
         raise LabelFileError(
-            p, f"too few labelled accounts of a class: {n_bot} bot, {n_hum} human; "
-            f"at least {min_per_class} of each are needed for cross-validation"
+            p,
+            f"too few labelled accounts of a class: {n_bot} bot, {n_hum} human; "
+            f"at least {min_per_class} of each are needed for cross-validation",
         )
     return out
 
@@ -223,7 +224,7 @@ class BotModel:
 
 def _sklearn() -> Any:
     try:
-        import sklearn  # noqa: F401
+        import sklearn
     except ImportError as exc:  # pragma: no cover - scikit-learn is a dependency
         raise MissingDependencyError("scikit-learn", "bot") from exc
     return sklearn
@@ -264,7 +265,12 @@ def fit_bot_model(
     out-of-fold predictions; the saved model is then refitted on all labelled accounts.
     """
     sk = _sklearn()
-    from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     if not isinstance(folds, int) or folds < 2:
@@ -272,9 +278,13 @@ def fit_bot_model(
     minority = int(min(y.sum(), len(y) - y.sum()))
     k = min(folds, minority)
     if k < 2:
-        raise ConfigError("labels", "train_bot_model", "at least 2 accounts of each class", minority)
+        raise ConfigError(
+            "labels", "train_bot_model", "at least 2 accounts of each class", minority
+        )
     cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    proba = cross_val_predict(_estimator(estimator, seed), x, y, cv=cv, method="predict_proba")[:, 1]
+    proba = cross_val_predict(_estimator(estimator, seed), x, y, cv=cv, method="predict_proba")[
+        :, 1
+    ]
     pred = proba >= 0.5
     report = {
         "folds": k,
@@ -335,15 +345,22 @@ def load_bot_model(path: Path | str) -> BotModel:
     p = Path(path)
     try:
         d = joblib.load(p)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ConfigError("model", "characterize", "a model file written by train-bot-model", str(p)) from exc
+    except Exception as exc:
+        raise ConfigError(
+            "model", "characterize", "a model file written by train-bot-model", str(p)
+        ) from exc
     if not isinstance(d, dict) or d.get("format") != MODEL_FORMAT:
-        raise ConfigError("model", "characterize", "a model file written by train-bot-model", str(p))
+        raise ConfigError(
+            "model", "characterize", "a model file written by train-bot-model", str(p)
+        )
     if d.get("version") != MODEL_VERSION:
-        raise ConfigError("model", "characterize", f"a model of version {MODEL_VERSION}", d.get("version"))
+        raise ConfigError(
+            "model", "characterize", f"a model of version {MODEL_VERSION}", d.get("version")
+        )
     if tuple(d.get("features", ())) != FEATURES:
         raise ConfigError(
-            "model", "characterize",
+            "model",
+            "characterize",
             f"a model over the features {', '.join(FEATURES)}",
             f"{p} with features {', '.join(d.get('features', ()))}",
         )

@@ -79,14 +79,14 @@ WITH gaps AS (
     FROM gaps WHERE gap IS NOT NULL GROUP BY ALL
 ), gent AS (
   SELECT platform, account_id,
-         -sum(c / t * ln(c / t)) / ln(least(t, ?)) AS iet_entropy
+         -sum(c / t * ln(c / t)) / ln(least(max(t), ?)) AS iet_entropy
     FROM (SELECT *, sum(c) OVER (PARTITION BY platform, account_id) AS t FROM gbins)
    WHERE t >= 2 GROUP BY ALL
 ), hours AS (
   SELECT platform, account_id, hour(ts) AS h, count(*) AS c FROM _ch_actions GROUP BY ALL
 ), hent AS (
   SELECT platform, account_id,
-         -sum(c / t * ln(c / t)) / ln(least(t, 24)) AS hour_entropy
+         -sum(c / t * ln(c / t)) / ln(least(max(t), 24)) AS hour_entropy
     FROM (SELECT *, sum(c) OVER (PARTITION BY platform, account_id) AS t FROM hours)
    WHERE t >= 2 GROUP BY ALL
 ), agg AS (
@@ -232,7 +232,7 @@ def feature_matrix(
     """Return the account keys and the float matrix of :data:`FEATURES` (NaN where NULL)."""
     cols = ", ".join(f"CAST({quote_ident(f)} AS DOUBLE)" for f in FEATURES)
     rows = con.execute(
-        f"SELECT platform, account_id, {cols} FROM _ch_features {where} "  # noqa: S608
+        f"SELECT platform, account_id, {cols} FROM _ch_features {where} "
         "ORDER BY platform, account_id",
         params or [],
     ).fetchall()

@@ -25,19 +25,64 @@ ACCOUNT_FEATURES = Table(
         C("n_posts", "BIGINT", "Rows in `posts` authored by the account."),
         C("active_days", "DOUBLE", "Days between first and last timed action (at least 1)."),
         C("rate_per_day", "DOUBLE", "n_actions / active_days."),
-        C("burstiness", "DOUBLE", "Goh-Barabasi burstiness (sd - mean) / (sd + mean) of inter-event times; NULL below 3 actions."),
-        C("iet_entropy", "DOUBLE", "Normalised entropy of log2-binned inter-event times (0 = one repeated gap, 1 = spread); NULL below 3 actions."),
+        C(
+            "burstiness",
+            "DOUBLE",
+            "Goh-Barabasi burstiness (sd - mean) / (sd + mean) of"
+            " inter-event times; NULL below 3 actions.",
+        ),
+        C(
+            "iet_entropy",
+            "DOUBLE",
+            "Normalised entropy of log2-binned inter-event times (0 = one"
+            " repeated gap, 1 = spread); NULL below 3 actions.",
+        ),
         C("repost_share", "DOUBLE", "Share of the account's posts that are reposts."),
-        C("dup_text_share", "DOUBLE", "Share of its texts (posts, replies, quotes) whose normalised text also appears in another post; NULL without texts."),
-        C("hour_entropy", "DOUBLE", "Normalised entropy of its hour-of-day histogram (0 = one hour, 1 = uniform)."),
-        C("age_days", "DOUBLE", "Account age at its first seen action, days; NULL without `created_at`."),
-        C("creation_burst_share", "DOUBLE", "Share of the other members of its group created within +-3 days of it; NULL outside groups."),
-        C("handle_digit_tail", "INTEGER", "Length of the run of digits that ends the handle (before any domain)."),
-        C("default_handle", "BOOLEAN", "Handle is letters followed by >= 6 digits: the platform's suggested-name style."),
+        C(
+            "dup_text_share",
+            "DOUBLE",
+            "Share of its texts (posts, replies, quotes) whose normalised text"
+            " also appears in another post; NULL without texts.",
+        ),
+        C(
+            "hour_entropy",
+            "DOUBLE",
+            "Normalised entropy of its hour-of-day histogram (0 = one hour, 1 = uniform).",
+        ),
+        C(
+            "age_days",
+            "DOUBLE",
+            "Account age at its first seen action, days; NULL without `created_at`.",
+        ),
+        C(
+            "creation_burst_share",
+            "DOUBLE",
+            "Share of the other members of its group created within"
+            " +-3 days of it; NULL outside groups.",
+        ),
+        C(
+            "handle_digit_tail",
+            "INTEGER",
+            "Length of the run of digits that ends the handle (before any domain).",
+        ),
+        C(
+            "default_handle",
+            "BOOLEAN",
+            "Handle is letters followed by >= 6 digits: the platform's suggested-name style.",
+        ),
         C("default_profile", "BOOLEAN", "Default profile picture."),
         C("follower_ratio_log10", "DOUBLE", "log10((followers + 1) / (following + 1))."),
-        C("third_party_client_share", "DOUBLE", "Share of its posts sent from a client not in the first-party list; NULL without client data."),
-        C("clients", "VARCHAR", "Clients used, most frequent first, with counts (`name:n`, comma-separated)."),
+        C(
+            "third_party_client_share",
+            "DOUBLE",
+            "Share of its posts sent from a client not in the"
+            " first-party list; NULL without client data.",
+        ),
+        C(
+            "clients",
+            "VARCHAR",
+            "Clients used, most frequent first, with counts (`name:n`, comma-separated).",
+        ),
     ),
     key=("run_id", "platform", "account_id"),
 )
@@ -52,8 +97,18 @@ ACCOUNT_AUTOMATION = Table(
         C("score", "DOUBLE", "Probability-like score in [0, 1]."),
         C("flagged", "BOOLEAN", "`score >= threshold` of the run."),
         C("method", "VARCHAR", "`heuristic-v1` (documented weights) or `model:<name>@<version>`."),
-        C("contributions", "JSON", "Feature -> contribution to the log-odds (heuristic or logistic model), or to the prediction (tree models: NULL)."),
-        C("explanation", "VARCHAR", "The three strongest contributions in words, and the innocent explanations that fit them."),
+        C(
+            "contributions",
+            "JSON",
+            "Feature -> contribution to the log-odds (heuristic or logistic"
+            " model), or to the prediction (tree models: NULL).",
+        ),
+        C(
+            "explanation",
+            "VARCHAR",
+            "The three strongest contributions in words, and the"
+            " innocent explanations that fit them.",
+        ),
     ),
     key=("run_id", "platform", "account_id"),
 )
@@ -92,9 +147,21 @@ GROUP_TIMEZONE = Table(
         C("profile", "JSON", "Offset -> log-likelihood minus the maximum."),
         C("hour_of_week", "JSON", "168 counts by UTC hour of week (Monday 00:00 UTC = 0)."),
         C("main_language", "VARCHAR", "Most frequent post language of the group."),
-        C("holiday_check", "JSON", "Activity on the public holidays of candidate countries vs normal weekdays."),
-        C("foreign_working_day", "BOOLEAN", "Posts in the audience's language but keeps another country's working day."),
-        C("clock_svg", "VARCHAR", "Activity clock (24 h, local time at the estimate) as a self-contained SVG."),
+        C(
+            "holiday_check",
+            "JSON",
+            "Activity on the public holidays of candidate countries vs normal weekdays.",
+        ),
+        C(
+            "foreign_working_day",
+            "BOOLEAN",
+            "Posts in the audience's language but keeps another country's working day.",
+        ),
+        C(
+            "clock_svg",
+            "VARCHAR",
+            "Activity clock (24 h, local time at the estimate) as a self-contained SVG.",
+        ),
     ),
     key=("run_id", "group_id"),
 )
@@ -110,16 +177,66 @@ STATE_MEDIA_AMPLIFICATION = Table(
         C("outlet", "VARCHAR", "Outlet name as in the registry.", not_null=True),
         C("country", "VARCHAR", "Country of the outlet's state."),
         C("typology", "VARCHAR", "Registry typology code (SC, CaPu, CaPr, IP, ...)."),
-        C("state_controlled", "BOOLEAN", "Typology is SC (state-controlled); other typologies are reported, never counted as state-controlled."),
+        C(
+            "state_controlled",
+            "BOOLEAN",
+            "Typology is SC (state-controlled); other typologies are"
+            " reported, never counted as state-controlled.",
+        ),
         C("channel", "VARCHAR", "`repost`, `quote`, `reply`, `link` or `mention`.", not_null=True),
         C("n", "BIGINT", "Actions of that channel."),
         C("first_at", "TIMESTAMPTZ", "First such action."),
         C("last_at", "TIMESTAMPTZ", "Last such action."),
-        C("min_delay_s", "DOUBLE", "Shortest delay after the outlet's post (reposts/quotes/replies), seconds."),
-        C("hop", "INTEGER", "1 = amplified the outlet directly; 2 = reposted a first amplifier's repost/quote of it."),
+        C(
+            "min_delay_s",
+            "DOUBLE",
+            "Shortest delay after the outlet's post (reposts/quotes/replies), seconds.",
+        ),
+        C(
+            "hop",
+            "INTEGER",
+            "1 = amplified the outlet directly; 2 = reposted a"
+            " first amplifier's repost/quote of it.",
+        ),
         C("example_post_id", "VARCHAR", "One of the account's posts that does it."),
     ),
     key=("run_id", "platform", "account_id", "outlet", "channel"),
+)
+
+STATE_MEDIA_CHAIN = Table(
+    "state_media_chain",
+    "How each amplified outlet's content spread: outlet -> first amplifiers -> wider spread.",
+    (
+        RUN_ID,
+        C("outlet", "VARCHAR", "Outlet name as in the registry.", not_null=True),
+        C("typology", "VARCHAR", "Registry typology code."),
+        C(
+            "stage",
+            "VARCHAR",
+            "`first` (first `k` amplifiers of each outlet post) or `wider` (the rest, and hop 2).",
+            not_null=True,
+        ),
+        C("accounts", "BIGINT", "Distinct accounts at this stage."),
+        C("actions", "BIGINT", "Reposts, quotes and replies at this stage."),
+        C(
+            "coordinated_share",
+            "DOUBLE",
+            "Share of the accounts that are coordinated-group members.",
+        ),
+        C(
+            "domestic_share",
+            "DOUBLE",
+            "Share of the accounts whose own posts are mostly in the"
+            " audience language (`audience_language`).",
+        ),
+        C(
+            "median_delay_s",
+            "DOUBLE",
+            "Median delay after the outlet's post, seconds (hop 1 only).",
+        ),
+        C("groups", "JSON", "Group id -> accounts of that group at this stage."),
+    ),
+    key=("run_id", "outlet", "stage"),
 )
 
 POST_DISSEMINATION = Table(
@@ -132,31 +249,69 @@ POST_DISSEMINATION = Table(
         C("author_id", "VARCHAR", "Its author."),
         C("n_engagements", "BIGINT", "Reposts, quotes, replies and likes (timed or not)."),
         C("n_timed", "BIGINT", "Engagements with a time."),
-        C("coordinated_share", "DOUBLE", "Share of all its engagement from members of coordinated groups."),
+        C(
+            "coordinated_share",
+            "DOUBLE",
+            "Share of all its engagement from members of coordinated groups.",
+        ),
         C("automated_share", "DOUBLE", "Share from automation-flagged accounts."),
         C("burst_count", "BIGINT", "Most timed engagements in one sliding window."),
         C("burst_start", "TIMESTAMPTZ", "Start of that window."),
-        C("burst_expected", "DOUBLE", "Expected count in a window from the post's own rate outside it."),
+        C(
+            "burst_expected",
+            "DOUBLE",
+            "Expected count in a window from the post's own rate outside it.",
+        ),
         C("burst_p", "DOUBLE", "Poisson upper tail, scan-corrected (times the number of windows)."),
-        C("burst_inauthentic_share", "DOUBLE", "Share of the burst from coordinated or automation-flagged accounts."),
-        C("burst_young_share", "DOUBLE", "Share of the burst from accounts younger than `young_days`."),
-        C("burst_iet_cv", "DOUBLE", "Coefficient of variation of inter-arrival times inside the burst."),
-        C("flagged", "BOOLEAN", "Burst significant and from inauthentic or young accounts (see the rule in the docs)."),
-        C("evidence", "JSON", "Timeline by minute and kind, burst members, the rule's terms, innocent explanations."),
+        C(
+            "burst_inauthentic_share",
+            "DOUBLE",
+            "Share of the burst from coordinated or automation-flagged accounts.",
+        ),
+        C(
+            "burst_young_share",
+            "DOUBLE",
+            "Share of the burst from accounts younger than `young_days`.",
+        ),
+        C(
+            "burst_iet_cv",
+            "DOUBLE",
+            "Coefficient of variation of inter-arrival times inside the burst.",
+        ),
+        C(
+            "flagged",
+            "BOOLEAN",
+            "Burst significant and from inauthentic or young accounts (see the rule in the docs).",
+        ),
+        C(
+            "evidence",
+            "JSON",
+            "Timeline by minute and kind, burst members, the rule's terms, innocent explanations.",
+        ),
     ),
     key=("run_id", "platform", "post_id"),
 )
 
 GROUP_DOSSIER = Table(
     "group_dossier",
-    "Foreign-origin indicator summary per coordinated group: indicators, strength, innocent explanations.",
+    "Foreign-origin indicator summary per coordinated group:"
+    " indicators, strength, innocent explanations.",
     (
         RUN_ID,
         C("coordination_run_id", "VARCHAR", "The detect run the group comes from."),
         C("group_id", "INTEGER", "The group.", not_null=True),
         C("size", "INTEGER", "Members."),
-        C("indicators", "JSON", "List of {name, value, strength (none/weak/moderate/strong), evidence, innocent_explanations}."),
-        C("summary", "VARCHAR", "Plain-language summary; states that indicators are not attribution."),
+        C(
+            "indicators",
+            "JSON",
+            "List of {name, value, strength"
+            " (none/weak/moderate/strong), evidence, innocent_explanations}.",
+        ),
+        C(
+            "summary",
+            "VARCHAR",
+            "Plain-language summary; states that indicators are not attribution.",
+        ),
     ),
     key=("run_id", "group_id"),
 )
@@ -179,6 +334,7 @@ TABLES = (
     ACCOUNT_TIMEZONE,
     GROUP_TIMEZONE,
     STATE_MEDIA_AMPLIFICATION,
+    STATE_MEDIA_CHAIN,
     POST_DISSEMINATION,
     GROUP_DOSSIER,
     FIGURES,

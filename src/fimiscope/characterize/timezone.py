@@ -94,7 +94,9 @@ def _loglik(counts: np.ndarray, template: np.ndarray) -> np.ndarray:
     return (logp[idx] * counts[None, :]).sum(axis=1)
 
 
-def estimate_offset(counts: np.ndarray, *, templates: dict[str, np.ndarray] | None = None) -> OffsetEstimate:
+def estimate_offset(
+    counts: np.ndarray, *, templates: dict[str, np.ndarray] | None = None
+) -> OffsetEstimate:
     """Estimate the UTC offset from 168 counts by UTC hour of week.
 
     Parameters
@@ -119,9 +121,12 @@ def estimate_offset(counts: np.ndarray, *, templates: dict[str, np.ndarray] | No
     tpl = templates or TEMPLATES
     names = list(tpl)
     ll = np.stack([_loglik(counts, tpl[n]) for n in names])
-    best_t, best_o = np.unravel_index(int(np.argmax(ll)), ll.shape)
     prof = ll.max(axis=0)
     top = float(prof.max())
+    # ties (a rhythm without a weekly pattern cannot tell -12 from +12): smallest |offset| wins
+    tied = np.flatnonzero(prof >= top - 1e-9)
+    best_o = int(tied[np.argmin(np.abs(OFFSETS[tied]) * 2 - (OFFSETS[tied] > 0))])
+    best_t = int(np.argmax(ll[:, best_o]))
     inside = OFFSETS[prof >= top - 1.92]
     return OffsetEstimate(
         offset=int(OFFSETS[best_o]),
@@ -135,21 +140,34 @@ def estimate_offset(counts: np.ndarray, *, templates: dict[str, np.ndarray] | No
 
 
 def bootstrap_interval(
-    day_counts: np.ndarray, *, reps: int = 200, seed: int = 0
+    day_counts: np.ndarray,
+    *,
+    weekday: np.ndarray | None = None,
+    template: str | None = None,
+    reps: int = 200,
+    seed: int = 0,
 ) -> tuple[int, int]:
     """2.5-97.5 % range of the offset over a day-block bootstrap.
 
     ``day_counts`` has one row of 168 counts per observed UTC day (actions of that day only);
-    days are resampled with replacement so that clustered actions move together.
+    days are resampled with replacement so that clustered actions move together. With
+    ``weekday`` (0 = Monday, one per row) days are resampled within each weekday, which keeps
+    the week's composition. With ``template`` the offset is re-estimated under that reference
+    rhythm only: the interval is then conditional on the rhythm type, whose own support is
+    reported separately (log-likelihood gap between the templates), so that a replicate
+    switching rhythm type does not pass for time-zone uncertainty.
     """
+    tpl = None if template is None else {template: TEMPLATES[template]}
     rng = np.random.default_rng(seed)
     n = len(day_counts)
     if n == 0:
         return (int(OFFSETS[0]), int(OFFSETS[-1]))
+    strata = [np.arange(n)] if weekday is None else [np.flatnonzero(weekday == w) for w in range(7)]
+    strata = [s for s in strata if len(s)]
     est = []
     for _ in range(reps):
-        pick = rng.integers(0, n, n)
-        est.append(estimate_offset(day_counts[pick].sum(axis=0)).offset)
+        pick = np.concatenate([s[rng.integers(0, len(s), len(s))] for s in strata])
+        est.append(estimate_offset(day_counts[pick].sum(axis=0), templates=tpl).offset)
     lo, hi = np.percentile(est, [2.5, 97.5])
     return int(np.floor(lo)), int(np.ceil(hi))
 
@@ -165,7 +183,10 @@ def hour_of_week(epoch_s: np.ndarray) -> np.ndarray:
 
 
 def holiday_check(
-    epoch_s: np.ndarray, holidays: dict[str, list[date]], *, countries: tuple[str, ...] = ("RU", "JP")
+    epoch_s: np.ndarray,
+    holidays: dict[str, list[date]],
+    *,
+    countries: tuple[str, ...] = ("RU", "JP"),
 ) -> dict[str, object]:
     """Activity on each country's public holidays that fall on weekdays vs its other weekdays.
 
@@ -180,6 +201,11 @@ def holiday_check(
     for c in countries:
         local_day = np.floor_divide(t + COUNTRY_OFFSET[c] * 3600, 86400)
         d0, d1 = int(local_day.min()), int(local_day.max())
+        d0, d1 = d0 + 1, d1 - 1  # first and last local days are partial: leave them out
+        if d1 < d0:
+            out[c] = {"observed_holidays": 0, "note": "window shorter than three days"}
+            continue
+        local_day = local_day[(local_day >= d0) & (local_day <= d1)]
         days = np.arange(d0, d1 + 1)
         per_day = np.bincount(local_day - d0, minlength=len(days))
         weekday = ((days + 3) % 7) < 5
@@ -188,11 +214,14 @@ def holiday_check(
         h = per_day[is_hol & weekday]
         n = per_day[~is_hol & weekday]
         if len(h) == 0 or len(n) == 0:
-            out[c] = {"observed_holidays": 0, "note": "no public holiday on a weekday in the window"}
+            out[c] = {
+                "observed_holidays": 0,
+                "note": "no public holiday on a weekday in the window",
+            }
             continue
         ratio = float(h.mean() / n.mean()) if n.mean() > 0 else None
         out[c] = {
-            "observed_holidays": int(len(h)),
+            "observed_holidays": len(h),
             "holiday_mean": round(float(h.mean()), 2),
             "weekday_mean": round(float(n.mean()), 2),
             "ratio": None if ratio is None else round(ratio, 3),
@@ -215,7 +244,7 @@ def clock_svg(counts: np.ndarray, offset: int, title: str) -> str:
     parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="350" viewBox="0 0 320 350" '
         'font-family="sans-serif" font-size="10">',
-        f'<title>{escape(title)}</title>',
+        f"<title>{escape(title)}</title>",
         f'<circle cx="{cx}" cy="{cy}" r="{r1}" fill="none" stroke="#ccc"/>',
     ]
     for h in range(24):
@@ -229,13 +258,14 @@ def clock_svg(counts: np.ndarray, offset: int, title: str) -> str:
             (cx + r0 * np.cos(a1), cy + r0 * np.sin(a1)),
         ]
         d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-        parts.append(f'<polygon points="{d}" fill="#3b6ea8"><title>{h:02d}:00 {int(local[h])}</title></polygon>')
+        parts.append(
+            f'<polygon points="{d}" fill="#3b6ea8">'
+            f"<title>{h:02d}:00 {int(local[h])}</title></polygon>"
+        )
         if h % 3 == 0:
             am = ((h + 0.45) / 24.0) * 2 * np.pi - np.pi / 2
-            parts.append(
-                f'<text x="{cx + (r1 + 12) * np.cos(am):.1f}" y="{cy + (r1 + 12) * np.sin(am) + 3:.1f}" '
-                f'text-anchor="middle">{h:02d}</text>'
-            )
+            tx, ty = cx + (r1 + 12) * np.cos(am), cy + (r1 + 12) * np.sin(am) + 3
+            parts.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="middle">{h:02d}</text>')
     sign = "+" if offset >= 0 else "-"
     parts.append(
         f'<text x="{cx}" y="335" text-anchor="middle">{escape(title)} '

@@ -54,7 +54,7 @@ _CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "resolution": (_pos, "a positive number"),
     "seed": (_int_ge(0), "an integer >= 0"),
     "min_group_size": (_int_ge(2), "an integer >= 2"),
-    "partitions": (_int_ge(1), "an integer >= 1"),
+    "partitions": (lambda v: v is None or _int_ge(1)(v), "an integer >= 1, or None (automatic)"),
     "max_set_target": (_int_ge(2), "an integer >= 2"),
     "engine": (lambda v: v == "duckdb", "'duckdb' (Spark: fimiscope.coordination.spark)"),
 }
@@ -91,7 +91,7 @@ def detect(
     resolution: float = 1.0,
     seed: int = 0,
     min_group_size: int = 3,
-    partitions: int = 1,
+    partitions: int | None = None,
     max_set_target: int = 1000,
     engine: str = "duckdb",
 ) -> DetectResult:

@@ -47,13 +47,14 @@ References
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from numbers import Real
 
 import duckdb
 
-from fimiscope._sql import quote_ident
+from fimiscope._sql import first_row, quote_ident
 from fimiscope.errors import ConfigError
 
 __all__ = ["ACTION_COLUMNS", "PAIR_COLUMNS", "pair_counts"]
@@ -75,6 +76,13 @@ PAIR_COLUMNS: tuple[str, ...] = (
 """Columns of the table :func:`pair_counts` writes, in order."""
 
 _OWNER = "pair_counts"
+_log = logging.getLogger(__name__)
+
+JOIN_ROWS_PER_PARTITION = 25_000_000
+"""Candidate action pairs per slice when ``partitions`` is chosen automatically: each becomes
+at most one group of the per-target hash aggregation (~100 bytes in DuckDB), so a slice needs
+~2.5 GB in the worst case (every candidate a distinct pair) and much less in practice."""
+MAX_PARTITIONS = 256
 
 
 def _check_int(name: str, value: object, low: int) -> int:
@@ -103,7 +111,7 @@ def pair_counts(
     window: float | None,
     min_activity: int = 1,
     min_repetitions: int = 1,
-    partitions: int = 1,
+    partitions: int | None = None,
     out: str = "pairs",
 ) -> str:
     r"""Count co-actions of every pair of accounts, per platform and trace.
@@ -122,6 +130,8 @@ def pair_counts(
         Minimum number of distinct co-acted targets a pair needs to be kept.
     partitions
         Number of slices processed in turn; more slices, less memory, a little more time.
+        None (default) chooses it from the data: enough slices that each joins at most
+        :data:`JOIN_ROWS_PER_PARTITION` candidate action pairs (see :func:`candidate_rows`).
     out
         Name of the table to write (replaced if it exists).
 
@@ -156,7 +166,8 @@ def pair_counts(
     window = _check_window(window)
     min_activity = _check_int("min_activity", min_activity, 1)
     min_repetitions = _check_int("min_repetitions", min_repetitions, 1)
-    partitions = _check_int("partitions", partitions, 1)
+    if partitions is not None:
+        partitions = _check_int("partitions", partitions, 1)
     if not isinstance(actions, str) or not actions:
         raise ConfigError("actions", _OWNER, "the name of a table or view", actions)
     if not isinstance(out, str) or not out:
@@ -175,6 +186,10 @@ def pair_counts(
             f"CREATE TEMP TABLE {part} (pt INTEGER, k BIGINT, n_targets BIGINT, "
             "n_coactions BIGINT, first_at TIMESTAMPTZ, last_at TIMESTAMPTZ, gap_us_sum HUGEINT)"
         )
+        if partitions is None:
+            rows = candidate_rows(con, act, window)
+            partitions = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
+            _log.info("pair_counts: %d candidate rows, %d partitions", rows, partitions)
         for p in range(partitions):
             con.execute(_partition_sql(act, part, window), [partitions, p, min_repetitions])
         con.execute(
@@ -201,6 +216,26 @@ def pair_counts(
         ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return out
+
+
+def candidate_rows(con: duckdb.DuckDBPyConnection, act: str, window: float | None) -> int:
+    """Upper bound on the action pairs the join of :func:`pair_counts` produces (both orders).
+
+    Timed: sum over (platform/trace, target, time bucket) cells of ``c * (c_prev + c + c_next)``
+    with buckets of width Δt; set overlap: sum over targets of ``c**2``.
+    """
+    if window is None:
+        sql = f"SELECT sum(c * c) FROM (SELECT count(*) AS c FROM {act} GROUP BY pt, tid)"
+    else:
+        width = max(1, round(window * 1e6))
+        sql = (
+            f"WITH b AS (SELECT pt, tid, us // {width} AS bk, count(*) AS c FROM {act} "
+            "GROUP BY ALL) "
+            "SELECT sum(x.c * y.c) FROM (SELECT pt, tid, bk + d AS bk, c FROM b, "
+            "(VALUES (-1), (0), (1)) v(d)) x JOIN b y USING (pt, tid, bk)"
+        )
+    row = first_row(con.execute(sql))
+    return int(row[0] or 0) if row else 0
 
 
 def _prepare(

@@ -70,12 +70,20 @@ def create_stages(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {stage_name(table)} AS SELECT * FROM empty")
 
 
+# Rows per INSERT. DuckDB 2.0 loses the rows of an Arrow insert of a full row group
+# (122,880 rows) or more into a table created in the same transaction when it appends in
+# parallel: the table then reads as empty. Smaller inserts are appended correctly.
+APPEND_ROWS = 100_000
+
+
 def append_stage(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
-    con.register("_fimiscope_batch", batch)
-    try:
-        con.execute(f"INSERT INTO {stage_name(table)} SELECT * FROM _fimiscope_batch")
-    finally:
-        con.unregister("_fimiscope_batch")
+    sql = f"INSERT INTO {stage_name(table)} SELECT * FROM _fimiscope_batch"
+    for start in range(0, batch.num_rows, APPEND_ROWS):
+        con.register("_fimiscope_batch", batch.slice(start, APPEND_ROWS))
+        try:
+            con.execute(sql)
+        finally:
+            con.unregister("_fimiscope_batch")
 
 
 def drop_stages(con: duckdb.DuckDBPyConnection) -> None:
@@ -104,38 +112,45 @@ def merge(con: duckdb.DuckDBPyConnection, source_id: int) -> dict[str, int]:
 
 def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     sp = stage_name("posts")
-    con.execute(f"""
-        CREATE OR REPLACE TABLE {stage_name('dedup_posts')} AS
-        SELECT * EXCLUDE (_seq) FROM {sp}
-        QUALIFY row_number() OVER (
-            PARTITION BY platform, post_id ORDER BY is_stub, is_truncated, _seq) = 1
-    """)
     # A full copy replaces a stub (a post known only from a reference).
     con.execute(f"""
-        DELETE FROM posts USING {stage_name('dedup_posts')} s
-        WHERE posts.platform = s.platform AND posts.post_id = s.post_id
-          AND posts.is_stub AND NOT s.is_stub
+        DELETE FROM posts USING (SELECT DISTINCT platform, post_id FROM {sp} WHERE NOT is_stub) s
+        WHERE posts.platform = s.platform AND posts.post_id = s.post_id AND posts.is_stub
     """)
+    # The posts this file adds: per post, its first full copy (else its first stub), unless the
+    # store has it. Only the narrow columns are kept; the wide rows are read once, below.
     con.execute(f"""
         CREATE OR REPLACE TABLE {stage_name('new_posts')} AS
-        SELECT s.* FROM {stage_name('dedup_posts')} s
+        SELECT s.* FROM (
+            SELECT platform, post_id, account_id, created_at, is_stub, is_truncated, _seq
+              FROM {sp}
+            QUALIFY row_number() OVER (
+                PARTITION BY platform, post_id ORDER BY is_stub, is_truncated, _seq) = 1
+        ) s
         ANTI JOIN posts p ON p.platform = s.platform AND p.post_id = s.post_id
     """)
+    # (post_id, _seq, is_stub, is_truncated) names one staged row: `_seq` is unique per row,
+    # or per source item on the SQL fast path, where an item gives one row per post id.
     con.execute(
         f"INSERT INTO posts ({_cols(POSTS)}) SELECT {_cols(POSTS)} FROM "
-        f"(SELECT *, fimiscope_norm_text(text) AS text_norm, ?::BIGINT AS source_id "
-        f"FROM {stage_name('new_posts')})",
+        f"(SELECT s.*, fimiscope_norm_text(s.text) AS text_norm, ?::BIGINT AS source_id "
+        f"FROM {sp} s SEMI JOIN {stage_name('new_posts')} n "
+        f"ON n.platform = s.platform AND n.post_id = s.post_id AND n._seq = s._seq "
+        f"AND n.is_stub IS NOT DISTINCT FROM s.is_stub "
+        f"AND n.is_truncated IS NOT DISTINCT FROM s.is_truncated)",
         [source_id],
     )
-    con.execute(f"DROP TABLE {stage_name('dedup_posts')}")
     return _scalar(con, f"SELECT count(*) FROM {stage_name('new_posts')} WHERE NOT is_stub")
 
 
-# Normalised columns computed at merge, and the column that must not be NULL for a row to count.
-_DERIVED: dict[str, tuple[str, str | None]] = {
-    "post_urls": ("fimiscope_norm_url(coalesce(expanded_url, url)) AS url_norm", "url_norm"),
-    "post_hashtags": ("fimiscope_fold_tag(tag) AS tag_norm", "tag_norm"),
-    "post_mentions": ("fimiscope_fold_handle(handle) AS handle_norm", None),
+# Per child table: the normalised columns computed at merge, as (column, function, input), and
+# the column that must not be NULL for a row to count. Each function runs once per distinct
+# input value of the file (values repeat a lot: links, hashtags, handles), not once per row.
+_DERIVED: dict[str, tuple[tuple[tuple[str, str, str], ...], str | None]] = {
+    "post_urls": ((("_norm_expanded", "fimiscope_norm_url", "expanded_url"),
+                   ("_norm_short", "fimiscope_norm_url", "url")), "url_norm"),
+    "post_hashtags": ((("tag_norm", "fimiscope_fold_tag", "tag"),), "tag_norm"),
+    "post_mentions": ((("handle_norm", "fimiscope_fold_handle", "handle"),), None),
 }
 
 
@@ -145,23 +160,40 @@ def _merge_child(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...
         "AND table_schema = 'main' ORDER BY ordinal_position", [table]).fetchall()]
     col_sql = ", ".join(quote_ident(c) for c in target_cols)
     part = ", ".join(quote_ident(c) for c in key)
-    derived, required = _DERIVED.get(table, ("NULL AS _none", None))
+    derived, required = _DERIVED.get(table, ((), None))
     where = f"WHERE {quote_ident(required)} IS NOT NULL" if required else ""
-    if table == "post_urls":
-        # A non-normalisable expanded link falls back to the short link as written.
-        derived = ("coalesce(fimiscope_norm_url(expanded_url), fimiscope_norm_url(url)) "
-                   "AS url_norm")
-    con.execute(f"""
-        INSERT INTO {quote_ident(table)} ({col_sql})
-        WITH fresh AS (
-            SELECT c.*, {derived} FROM {stage_name(table)} c
+    ctes = [f"""fresh AS (
+            SELECT c.* FROM {stage_name(table)} c
             SEMI JOIN {stage_name('new_posts')} n
               ON n.platform = c.platform AND n.post_id = c.post_id
+        )"""]
+    joins, outs = [], []
+    for i, (name, fn, arg) in enumerate(derived):
+        # One lookup per function: its distinct inputs, each mapped once.
+        same = [a for n_, f, a in derived[:i] if f == fn]
+        if not same:
+            inputs = " UNION ".join(f"SELECT {quote_ident(a)} AS v FROM fresh"
+                                    for _, f, a in derived if f == fn)
+            ctes.append(f"map_{fn} AS (SELECT v, {fn}(v) AS n FROM ({inputs}) WHERE v IS NOT NULL)")
+        joins.append(f"LEFT JOIN map_{fn} j{i} ON j{i}.v = f.{quote_ident(arg)}")
+        outs.append(f"j{i}.n AS {quote_ident(name)}")
+    if table == "post_urls":
+        # A non-normalisable expanded link falls back to the short link as written.
+        ctes.append("""derived AS (
+            SELECT f.*, coalesce(j0.n, j1.n) AS url_norm FROM fresh f """ + " ".join(joins) + """
+        ), domains AS (
+            SELECT v, fimiscope_url_domain(v) AS d
+              FROM (SELECT DISTINCT url_norm AS v FROM derived) WHERE v IS NOT NULL
         ), normalised AS (
-            SELECT * {", fimiscope_url_domain(url_norm) AS domain" if table == "post_urls" else ""}
-            FROM fresh {where}
-        )
-        SELECT {col_sql} FROM normalised
+            SELECT d.*, m.d AS domain FROM derived d LEFT JOIN domains m ON m.v = d.url_norm
+        )""")
+    else:
+        sel = ", ".join(["f.*", *outs]) if outs else "f.*"
+        ctes.append(f"normalised AS (SELECT {sel} FROM fresh f {' '.join(joins)})")
+    con.execute(f"""
+        INSERT INTO {quote_ident(table)} ({col_sql})
+        WITH {", ".join(ctes)}
+        SELECT {col_sql} FROM normalised {where}
         QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY _seq) = 1
     """)
 

@@ -90,7 +90,7 @@ class BadRecord(ValueError):
 class _Record:
     """Context of one source record: undo-and-quarantine on error."""
 
-    __slots__ = ("_marks", "byte_offset", "excerpt", "line", "location", "sink")
+    __slots__ = ("_mark", "byte_offset", "excerpt", "line", "location", "sink")
 
     def __init__(self, sink: Sink, line: int | None, byte_offset: int | None,
                  excerpt: bytes | str | None, location: str | None) -> None:
@@ -99,10 +99,12 @@ class _Record:
         self.byte_offset = byte_offset
         self.excerpt = excerpt
         self.location = location
-        self._marks: list[int] = []
+        self._mark = 0
 
     def __enter__(self) -> _Record:
-        self._marks = [len(cols["_seq"]) for cols in self.sink._cols.values()]
+        # Rows are numbered in the order they are added, so the current number marks where
+        # this record's rows begin in every table (see `Sink._undo`).
+        self._mark = self.sink._seq
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
@@ -115,10 +117,7 @@ class _Record:
             return False
         if not isinstance(exc, RECORD_ERRORS):
             return False
-        for mark, cols in zip(self._marks, sink._cols.values(), strict=True):
-            if len(cols["_seq"]) > mark:
-                for values in cols.values():
-                    del values[mark:]
+        sink._undo(self._mark)
         location = getattr(exc, "location", None) or self.location
         sink.reject(_reason(exc), line=self.line, byte_offset=self.byte_offset,
                     location=location, excerpt=self.excerpt)
@@ -152,6 +151,11 @@ class Sink:
         self._cols: dict[str, dict[str, list[Any]]] = {
             t: {f.name: [] for f in schema} for t, schema in STAGE_SCHEMAS.items()
         }
+        # Per table: the bound `append` of each column list, `_seq` last.
+        self._appends: dict[str, tuple[Callable[[Any], None], ...]] = {
+            t: tuple(values.append for values in cols.values()) for t, cols in self._cols.items()
+        }
+        self._arity = {t: len(a) - 1 for t, a in self._appends.items()}
         self._seq = 0
         self._pending = 0
         self.records = 0
@@ -167,11 +171,25 @@ class Sink:
         return _Record(self, line, byte_offset, excerpt, location)
 
     def _add(self, table: str, values: tuple[Any, ...]) -> None:
-        cols = self._cols[table]
-        self._seq += 1
-        for values_list, v in zip(cols.values(), (*values, self._seq), strict=True):
-            values_list.append(v)
+        appends = self._appends[table]
+        if len(values) != self._arity[table]:
+            raise TypeError(f"{table} rows have {self._arity[table]} values, got {len(values)}")
+        self._seq = seq = self._seq + 1
+        for append, v in zip(appends, values):  # noqa: B905 - lengths checked above
+            append(v)
+        appends[-1](seq)
         self._pending += 1
+
+    def _undo(self, mark: int) -> None:
+        """Drop the buffered rows numbered above ``mark`` (those of a failed record)."""
+        for cols in self._cols.values():
+            seqs = cols["_seq"]
+            keep = len(seqs)
+            while keep and seqs[keep - 1] > mark:
+                keep -= 1
+            if keep < len(seqs):
+                for values in cols.values():
+                    del values[keep:]
 
     # -- rows -----------------------------------------------------------------------------------
     def account(self, platform: str, account_id: str, *, handle: str | None = None,
@@ -275,6 +293,8 @@ class Sink:
 
     def restart_sequence(self, base: int) -> None:
         """Continue row numbering from ``base`` (keeps chunks of one file in file order)."""
+        if base < self._seq:
+            self.flush()  # buffered rows stay numbered in order (see `_undo`)
         self._seq = base
 
     # -- flushing -------------------------------------------------------------------------------

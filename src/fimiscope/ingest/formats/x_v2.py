@@ -10,11 +10,10 @@ engagement page names the tweet or user it is about.
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
-
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -55,7 +54,8 @@ class XApiV2:
         if value is None:
             return 0.0
         if is_partial(value):
-            return 0.7 if value.has_keys("data") and (value.has_keys("author_id") or value.has_keys("username")) else 0.0
+            return 0.7 if value.has_keys("data") and (
+                value.has_keys("author_id") or value.has_keys("username")) else 0.0
         if isinstance(value, list):
             value = value[0] if value and isinstance(value[0], dict) else None
         if not isinstance(value, dict):
@@ -93,18 +93,21 @@ class XApiV2:
             for i, obj in enumerate(items):
                 self._object(obj, sink, None, None, None, where=f"[{i}]")
 
-    def _parse_chunked(self, source: SourceFile, sink: Sink) -> None:
+    def _parse_chunked(self, source: SourceFile, sink: Sink,
+                       chunk_bytes: int | None = None) -> None:
         """Pages go through DuckDB's JSON reader chunk by chunk (see ``x_v2_sql``); a chunk
-        with anything irregular in it is parsed here in Python instead, record by record."""
-        cur = sink.con.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        try:
-            with tempfile.TemporaryDirectory(prefix="fimiscope-x-v2-") as tmp:
-                for k, (path, line0, offset0) in enumerate(
-                        x_v2_sql.split_lines(source, Path(tmp))):
+        with anything irregular in it is parsed here in Python instead, record by record.
+
+        Three stages overlap: a thread cuts the file into chunk files, a thread parses each
+        chunk on its own cursor, and this thread hands the rows to the sink in file order."""
+        with tempfile.TemporaryDirectory(prefix="fimiscope-x-v2-") as tmp:
+            chunks = x_v2_sql.split_ahead(source, Path(tmp),
+                                          chunk_bytes or x_v2_sql.CHUNK_BYTES)
+            staged = x_v2_sql.stage_ahead(sink.con, chunks)
+            try:
+                for k, (path, line0, offset0, result) in enumerate(staged):
                     base = k << 43
-                    staged = x_v2_sql.stage_chunk(cur, str(path), base)
-                    if staged is None:
+                    if result is None:
                         sink.restart_sequence(base)
                         chunk = SourceFile(path)
                         for number, offset, raw, obj in iter_json_lines(chunk, sink, line0,
@@ -112,13 +115,14 @@ class XApiV2:
                             self._object(obj, sink, number, offset, raw)
                         sink.flush()
                     else:
-                        records, tables = staged
+                        records, tables = result
                         sink.records += records
                         for table, rows in tables:
                             sink.emit(table, rows)
                     path.unlink()
-        finally:
-            cur.close()
+            finally:
+                staged.close()
+                chunks.close()
 
     def _object(self, obj: Any, sink: Sink, line: int | None, offset: int | None,
                 raw: bytes | None, where: str = "") -> None:
@@ -137,7 +141,8 @@ class XApiV2:
         includes = obj.get("includes") or {}
         users = {u["id"]: u for u in includes.get("users", ()) if isinstance(u, dict) and "id" in u}
         media = {m.get("media_key"): m for m in includes.get("media", ()) if isinstance(m, dict)}
-        ref_tweets = {t["id"]: t for t in includes.get("tweets", ()) if isinstance(t, dict) and "id" in t}
+        ref_tweets = {t["id"]: t for t in includes.get("tweets", ())
+                      if isinstance(t, dict) and "id" in t}
         url = (obj.get("__twarc") or {}).get("url") or ""
         endpoint = _ENDPOINT.search(url)
         data = obj["data"]
@@ -147,7 +152,8 @@ class XApiV2:
                              location=f"{where}includes.users[{uid}]"):
                 self._user(user, sink)
         ctx = (users, media, ref_tweets)
-        if endpoint and endpoint["rel"] in ("liking_users", "retweeted_by", "following", "followers"):
+        if endpoint and endpoint["rel"] in ("liking_users", "retweeted_by", "following",
+                                            "followers"):
             for i, user in enumerate(items):
                 with sink.record(line=line, byte_offset=offset, excerpt=raw,
                                  location=f"{where}data[{i}]"):
@@ -192,7 +198,8 @@ class XApiV2:
                         users[ref["author"]["id"]] = ref["author"]
             for user in users.values():
                 self._user(user, sink)
-            media = {m.get("media_key"): m for m in (tweet.get("attachments") or {}).get("media") or ()
+            media = {m.get("media_key"): m
+                     for m in (tweet.get("attachments") or {}).get("media") or ()
                      if isinstance(m, dict)}
             ctx = (users, media, refs)
             self._tweet(tweet, sink, ctx)
