@@ -7,7 +7,8 @@ Usage::
 
 The actions (one ``actions`` table in a DuckDB file) mimic a large X collection:
 
-* posts of Zipf-distributed popularity (exponent 1.1), created uniformly over 30 days;
+* posts of Zipf-Mandelbrot popularity (exponent 1.1, offset 300: at 10M actions the top post
+  has ~6,000 reposts), created uniformly over 30 days;
 * repost delays from a log-normal (median 10 min, heavy tail) -- the usual decay of attention;
 * accounts of Zipf-distributed activity (exponent 1.2), so a few are very active;
 * ``--crowds`` crowd cells: one post reposted ``--crowd-size`` (default 50,000 + actions/1M *
@@ -38,20 +39,21 @@ def generate(n: int, seed: int, crowds: int, crowd_size: int, bots: int) -> dict
     rng = np.random.default_rng(seed)
     t_start = 1_719_792_000.0  # 2024-07-01 UTC
     span = 30 * 86400.0
-    n_posts = max(1000, n // 20)
+    n_posts = max(2000, n // 10)
     n_accounts = max(1000, n // 15)
     bot_posts, bot_reps = 300, 300 * bots
     n_crowd = crowds * crowd_size
     n_org = n - n_crowd - bot_reps
     # organic reposts: Zipf popularity over posts, Zipf activity over accounts
-    post_w = 1.0 / np.arange(1, n_posts + 1) ** 1.1
+    # Zipf-Mandelbrot (offset 300): heavy tail, the top post gets ~0.3 % of the reposts
+    post_w = 1.0 / (np.arange(1, n_posts + 1) + 300.0) ** 1.1
     post = rng.choice(n_posts, size=n_org, p=post_w / post_w.sum())
     acct_w = 1.0 / np.arange(1, n_accounts + 1) ** 1.2
     acct = rng.permutation(n_accounts)[rng.choice(n_accounts, size=n_org, p=acct_w / acct_w.sum())]
     created = t_start + rng.random(n_posts) * span
     at = created[post] + rng.lognormal(np.log(600.0), 1.6, size=n_org)
     # crowd cells: a few mid-popularity posts, each reposted crowd_size times within minutes
-    c_post = np.repeat(rng.choice(np.arange(100, 1000), size=crowds, replace=False), crowd_size)
+    c_post = np.repeat(rng.choice(np.arange(1000, 2000), size=crowds, replace=False), crowd_size)
     c_acct = rng.integers(0, n_accounts, size=n_crowd)
     c_at = created[c_post] + rng.exponential(120.0, size=n_crowd)
     # bot group: same posts, arbitrary delay per post, members within 20 s of each other

@@ -52,13 +52,23 @@ def run(out: Path, actions: int, seed: int) -> dict[str, Any]:
         truth = load_truth(files.ground_truth)
         groups = [{(g.platform, m) for m in g.members} for g in result.groups]
         summary["detect"] = {
-            "run_id": result.run_id, "window_s": result.window, "edges": result.edges,
-            "candidate_pairs": result.candidate_pairs, "tested_pairs": result.tested_pairs,
+            "run_id": result.run_id,
+            "window_s": result.window,
+            "edges": result.edges,
+            "candidate_pairs": result.candidate_pairs,
+            "tested_pairs": result.tested_pairs,
             "per_edge_alpha": result.alpha,
-            "groups": [{"group_id": g.group_id, "platform": g.platform, "size": g.size,
-                        "traces": list(g.traces), "summary": g.summary,
-                        "ground_truth": _label(set(groups[i]), truth)}
-                       for i, g in enumerate(result.groups)],
+            "groups": [
+                {
+                    "group_id": g.group_id,
+                    "platform": g.platform,
+                    "size": g.size,
+                    "traces": list(g.traces),
+                    "summary": g.summary,
+                    "ground_truth": _label(set(groups[i]), truth),
+                }
+                for i, g in enumerate(result.groups)
+            ],
             "score_against_ground_truth": score_groups(groups, truth),
         }
         t = time.perf_counter()
@@ -66,36 +76,63 @@ def run(out: Path, actions: int, seed: int) -> dict[str, Any]:
         ch = characterize(store, coordination_run=result.run_id, seed=seed)
         summary["seconds"]["characterize"] = round(time.perf_counter() - t, 1)
         summary["characterize"] = {
-            "run_id": ch.run_id, "accounts": ch.accounts, "flagged_accounts": ch.flagged_accounts,
+            "run_id": ch.run_id,
+            "accounts": ch.accounts,
+            "flagged_accounts": ch.flagged_accounts,
             "automation_method": ch.automation_method,
             "state_media_amplifiers": ch.amplifier_accounts,
-            "posts_examined": ch.posts_examined, "flagged_posts": len(ch.flagged_posts),
+            "posts_examined": ch.posts_examined,
+            "flagged_posts": len(ch.flagged_posts),
             "group_timezones": {
-                gid: {k: tz[k] for k in ("offset_hours", "ci_low", "ci_high", "template",
-                                         "foreign_working_day")}
-                for gid, tz in ch.group_timezones.items()},
-            "boosted_posts_against_ground_truth": _score_posts(ch.flagged_posts,
-                                                               files.ground_truth),
+                gid: {
+                    k: tz[k]
+                    for k in (
+                        "offset_hours",
+                        "ci_low",
+                        "ci_high",
+                        "template",
+                        "foreign_working_day",
+                    )
+                }
+                for gid, tz in ch.group_timezones.items()
+            },
+            "boosted_posts_against_ground_truth": _score_posts(
+                ch.flagged_posts, files.ground_truth
+            ),
         }
-        exported = export_run(store, result.run_id, out / "coordination",
-                              pseudonymiser=Pseudonymiser.from_key_file(out / "pseudonym.key"))
-        summary["outputs"] = {"store": str(db), "scenario": str(files.ground_truth.parent),
-                              "coordination_exports": [str(p) for p in exported]}
-    (out / "summary.json").write_bytes(orjson.dumps(
-        summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        exported = export_run(
+            store,
+            result.run_id,
+            out / "coordination",
+            pseudonymiser=Pseudonymiser.from_key_file(out / "pseudonym.key"),
+        )
+        summary["outputs"] = {
+            "store": str(db),
+            "scenario": str(files.ground_truth.parent),
+            "coordination_exports": [str(p) for p in exported],
+        }
+    (out / "summary.json").write_bytes(
+        orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
     (out / "summary.md").write_text(_markdown(summary), encoding="utf-8")
     return summary
 
 
 def _score_posts(flagged: list[tuple[str, str]], truth_path: Path) -> dict[str, Any]:
     truth = orjson.loads(truth_path.read_bytes())
-    amplified = {(p["platform"], p["post_id"]) for o in truth["operations"]
-                 for p in o.get("amplified_posts", ())}
+    amplified = {
+        (p["platform"], p["post_id"])
+        for o in truth["operations"]
+        for p in o.get("amplified_posts", ())
+    }
     got = set(flagged)
     hit = len(got & amplified)
-    return {"flagged": len(got), "amplified_in_truth": len(amplified),
-            "precision": hit / len(got) if got else 1.0,
-            "recall": hit / len(amplified) if amplified else 1.0}
+    return {
+        "flagged": len(got),
+        "amplified_in_truth": len(amplified),
+        "precision": hit / len(got) if got else 1.0,
+        "recall": hit / len(amplified) if amplified else 1.0,
+    }
 
 
 def _label(members: set[tuple[str, str]], truth: Any) -> str:
@@ -115,39 +152,57 @@ def _markdown(s: dict[str, Any]) -> str:
     d = s["detect"]
     sc = d["score_against_ground_truth"]
     lines = [
-        "# fimiscope demo: Japan 2025 upper-house election scenario", "",
-        f"{s['actions']:,} simulated actions (seed {s['seed']}); stage seconds: {s['seconds']}.", "",
-        "## Coordination", "",
+        "# fimiscope demo: Japan 2025 upper-house election scenario",
+        "",
+        f"{s['actions']:,} simulated actions (seed {s['seed']}); stage seconds: {s['seconds']}.",
+        "",
+        "## Coordination",
+        "",
         f"Window {d['window_s']:g} s; {d['edges']:,} significant edges among "
         f"{d['candidate_pairs']:,} candidate pairs; per-edge p-value threshold "
         f"{d['per_edge_alpha']:.2g} (one expected chance edge over {d['tested_pairs']:,.0f} "
-        "tested pairs).", "",
-        "| group | platform | accounts | traces | ground truth |", "| ---: | --- | ---: | --- | --- |",
+        "tested pairs).",
+        "",
+        "| group | platform | accounts | traces | ground truth |",
+        "| ---: | --- | ---: | --- | --- |",
     ]
     for g in d["groups"]:
-        lines.append(f"| {g['group_id']} | {g['platform']} | {g['size']} | "
-                     f"{', '.join(g['traces'])} | {g['ground_truth']} |")
-    lines += ["", f"Group precision {sc['group_precision']:.2f}, recall {sc['group_recall']:.2f}; "
-              f"account precision {sc['account_precision']:.2f}, recall "
-              f"{sc['account_recall']:.2f}; benign look-alikes flagged: "
-              f"{sc['benign_groups_flagged'] or 'none'}.", ""]
+        lines.append(
+            f"| {g['group_id']} | {g['platform']} | {g['size']} | "
+            f"{', '.join(g['traces'])} | {g['ground_truth']} |"
+        )
+    lines += [
+        "",
+        f"Group precision {sc['group_precision']:.2f}, recall {sc['group_recall']:.2f}; "
+        f"account precision {sc['account_precision']:.2f}, recall "
+        f"{sc['account_recall']:.2f}; benign look-alikes flagged: "
+        f"{sc['benign_groups_flagged'] or 'none'}.",
+        "",
+    ]
     for g in d["groups"]:
         lines += [f"### Group {g['group_id']}", "", g["summary"] or "(no summary)", ""]
     c = s.get("characterize")
     if c:
         bp = c["boosted_posts_against_ground_truth"]
-        lines += ["## Characterisation", "",
-                  f"{c['flagged_accounts']:,} of {c['accounts']:,} accounts flagged as likely "
-                  f"automated ({c['automation_method']}); {c['state_media_amplifiers']:,} "
-                  "accounts amplify state-controlled outlets.", "",
-                  f"Boosted posts: {c['flagged_posts']:,} of {c['posts_examined']:,} flagged; "
-                  f"against the ground truth precision {bp['precision']:.2f}, recall "
-                  f"{bp['recall']:.2f}.", "",
-                  "| group | activity clock | interval | rhythm | foreign working day |",
-                  "| ---: | --- | --- | --- | --- |"]
+        lines += [
+            "## Characterisation",
+            "",
+            f"{c['flagged_accounts']:,} of {c['accounts']:,} accounts flagged as likely "
+            f"automated ({c['automation_method']}); {c['state_media_amplifiers']:,} "
+            "accounts amplify state-controlled outlets.",
+            "",
+            f"Boosted posts: {c['flagged_posts']:,} of {c['posts_examined']:,} flagged; "
+            f"against the ground truth precision {bp['precision']:.2f}, recall "
+            f"{bp['recall']:.2f}.",
+            "",
+            "| group | activity clock | interval | rhythm | foreign working day |",
+            "| ---: | --- | --- | --- | --- |",
+        ]
         for gid, tz in c["group_timezones"].items():
-            lines.append(f"| {gid} | UTC{tz['offset_hours']:+d} | [{tz['ci_low']:+d}, "
-                         f"{tz['ci_high']:+d}] | {tz['template']} | {tz['foreign_working_day']} |")
+            lines.append(
+                f"| {gid} | UTC{tz['offset_hours']:+d} | [{tz['ci_low']:+d}, "
+                f"{tz['ci_high']:+d}] | {tz['template']} | {tz['foreign_working_day']} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -159,23 +214,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     summary = run(args.out, args.actions, args.seed)
+    db = summary["outputs"]["store"]
     d = summary["detect"]
     sc = d["score_against_ground_truth"]
-    print(f"{len(d['groups'])} coordinated groups found; against the ground truth: group "
-          f"precision {sc['group_precision']:.2f}, recall {sc['group_recall']:.2f}, benign "
-          f"look-alikes flagged: {sc['benign_groups_flagged'] or 'none'}")
+    print(
+        f"{len(d['groups'])} coordinated groups found; against the ground truth: group "
+        f"precision {sc['group_precision']:.2f}, recall {sc['group_recall']:.2f}, benign "
+        f"look-alikes flagged: {sc['benign_groups_flagged'] or 'none'}"
+    )
     for g in d["groups"]:
-        print(f"  group {g['group_id']} [{g['platform']}] {g['size']} accounts "
-              f"({', '.join(g['traces'])}): {g['ground_truth']}")
+        print(
+            f"  group {g['group_id']} [{g['platform']}] {g['size']} accounts "
+            f"({', '.join(g['traces'])}): {g['ground_truth']}"
+        )
     c = summary["characterize"]
     bp = c["boosted_posts_against_ground_truth"]
     for gid, tz in c["group_timezones"].items():
-        print(f"  group {gid} activity clock: UTC{tz['offset_hours']:+d} "
-              f"[{tz['ci_low']:+d}, {tz['ci_high']:+d}]")
-    print(f"boosted posts flagged: {c['flagged_posts']} (precision {bp['precision']:.2f}, "
-          f"recall {bp['recall']:.2f} against the ground truth)")
+        print(
+            f"  group {gid} activity clock: UTC{tz['offset_hours']:+d} "
+            f"[{tz['ci_low']:+d}, {tz['ci_high']:+d}]"
+        )
+    print(
+        f"boosted posts flagged: {c['flagged_posts']} (precision {bp['precision']:.2f}, "
+        f"recall {bp['recall']:.2f} against the ground truth)"
+    )
     print(f"summary: {args.out / 'summary.md'}")
-    print(f"store:   {summary['outputs']['store']}  (try: fimiscope info -s {summary['outputs']['store']})")
+    print(
+        f"store:   {db}  (try: .venv/bin/fimiscope info -s {db})"
+    )
     print(f"graphs:  {args.out / 'coordination'} (GEXF/GraphML for Gephi, pseudonymised)")
     return 0
 

@@ -18,8 +18,13 @@ SEARCH = FIXTURES / "x_v2" / "search_page.jsonl"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fimiscope", *args], capture_output=True,
-                          text=True, env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fimiscope", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"},
+        timeout=120,
+    )
 
 
 def test_ingest_info_and_json(tmp_path: Path) -> None:
@@ -32,7 +37,7 @@ def test_ingest_info_and_json(tmp_path: Path) -> None:
     assert orjson.loads(r.stdout)["counts"]["posts"] == 4
 
 
-@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00garbage", b"a,b\n1,2\n", b"{\"x\":"])
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00garbage", b"a,b\n1,2\n", b'{"x":'])
 def test_bad_files_give_one_line_and_exit_2(tmp_path: Path, content: bytes) -> None:
     bad = tmp_path / "bad.dat"
     bad.write_bytes(content)
@@ -62,9 +67,23 @@ def test_export_pseudonymises_by_default(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("FIMISCOPE_PSEUDONYM_KEY_FILE", str(tmp_path / "key"))
     db = str(tmp_path / "s.duckdb")
     src = tmp_path / "in.jsonl"
-    src.write_bytes(page([tweet(1, 424242, "hello @secret_handle", entities={
-        "mentions": [{"start": 6, "end": 20, "username": "secret_handle", "id": "515151"}]})],
-        [user(424242, "very_secret_user", description="my bio")]))
+    src.write_bytes(
+        page(
+            [
+                tweet(
+                    1,
+                    424242,
+                    "hello @secret_handle",
+                    entities={
+                        "mentions": [
+                            {"start": 6, "end": 20, "username": "secret_handle", "id": "515151"}
+                        ]
+                    },
+                )
+            ],
+            [user(424242, "very_secret_user", description="my bio")],
+        )
+    )
     assert main(["ingest", str(src), "--store", db]) == 0
     for table in ("accounts", "posts", "post_mentions"):
         out = tmp_path / f"{table}.parquet"
@@ -76,6 +95,20 @@ def test_export_pseudonymises_by_default(tmp_path: Path, monkeypatch: pytest.Mon
     a = pq.read_table(tmp_path / "accounts.parquet").column("account_id").to_pylist()
     p = pq.read_table(tmp_path / "posts.parquet").column("account_id").to_pylist()
     assert set(p) <= set(a) and all(t.startswith("p_") for t in a)
-    assert main(["export", "accounts", "--store", db, "--out", str(tmp_path / "raw.csv"),
-                 "--format", "csv", "--raw"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "accounts",
+                "--store",
+                db,
+                "--out",
+                str(tmp_path / "raw.csv"),
+                "--format",
+                "csv",
+                "--raw",
+            ]
+        )
+        == 0
+    )
     assert "424242" in (tmp_path / "raw.csv").read_text()

@@ -135,3 +135,43 @@ def test_export_run_writes_gephi_and_tables(tmp_path):
     assert len(gexf.findall(".//g:edge", ns)) == 15
     graphml = ET.parse(tmp_path / "coordination.graphml").getroot()
     assert len(graphml.findall(".//{http://graphml.graphdrawing.org/xmlns}node")) == 6
+
+
+def _posting_world(seed: int, accounts: int = 120, posts: int = 40, cron: int = 0) -> Store:
+    """Original posts only: people post at random moments with a daily rhythm (evenings
+    busier); ``cron`` scheduled accounts post at hh:00:00 of random hours."""
+    rnd = random.Random(seed)
+    s = Store(":memory:")
+    rows = []
+    for a in range(accounts):
+        for i in range(posts):
+            day = rnd.randrange(14)
+            hour = rnd.choices(range(24), weights=[1] * 7 + [2] * 10 + [5] * 5 + [2] * 2)[0]
+            at = T0 + timedelta(days=day, hours=hour, seconds=rnd.randrange(3600))
+            rows.append(("x", f"h{a}_{i}", f"h{a:03d}", at, "post"))
+    for c in range(cron):
+        for i, hour in enumerate(rnd.sample(range(14 * 24), 30)):
+            rows.append(("x", f"c{c}_{i}", f"cron{c}", T0 + timedelta(hours=hour), "post"))
+    s.con.executemany(
+        "INSERT INTO posts (platform, post_id, account_id, created_at, kind) "
+        "VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+    return s
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_timing_trace_is_calibrated_on_organic_posting(seed):
+    """Calibration of `timing`: independent posters with a shared daily rhythm give <= E edges."""
+    with _posting_world(seed) as s:
+        r = detect(s, traces=("timing",), window=1, min_repetitions=2)
+        assert r.edges <= 1 and r.groups == ()
+
+
+def test_timing_trace_flags_scheduled_posters():
+    """Why `timing` is off by default: scheduling tools posting on the hour share seconds
+    without any coordination between their users (docs/methods.md, §1)."""
+    with _posting_world(3, accounts=30, cron=4) as s:
+        r = detect(s, traces=("timing",), window=1, min_repetitions=2)
+        members = {m for g in r.groups for m in g.members}
+        assert members == {f"cron{c}" for c in range(4)}

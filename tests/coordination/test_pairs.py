@@ -250,3 +250,37 @@ def test_random_larger_input_matches_brute_force():
         assert got.keys() == want.keys()
         for k, v in want.items():
             assert got[k][:4] == v[:4]
+
+
+def test_crowd_cells_take_part_in_no_coaction():
+    """A target acted on more than ``max_cell`` times in one Δt bucket: those actions pair
+    with nobody (activity still counts); the rest is the exact definition."""
+    rnd = random.Random(3)
+    acts = [
+        ("x", f"u{i % 7}", "repost", f"p{i % 5}", at(1000 * (i % 5) + i), f"r{i}")
+        for i in range(40)
+    ]
+    # crowd: 30 accounts on post c within one 10-s bucket [20000, 20010)
+    crowd = [
+        ("x", f"c{i}", "repost", "c", at(20000 + rnd.uniform(0, 9.9)), f"k{i}") for i in range(30)
+    ]
+    got = run(acts + crowd, window=10, max_cell=20)
+    assert got == run(acts, window=10, max_cell=None)
+    assert run(acts + crowd, window=10, max_cell=None) == reference_pairs(acts + crowd, window=10)
+
+
+def test_automatic_partitions_give_the_same_pairs():
+    rnd = random.Random(4)
+    acts = [
+        (
+            "x",
+            f"u{rnd.randrange(30)}",
+            "repost",
+            f"p{rnd.randrange(20)}",
+            at(rnd.uniform(0, 300)),
+            f"r{i}",
+        )
+        for i in range(600)
+    ]
+    assert run(acts, window=20, partitions=None) == run(acts, window=20, partitions=3)
+    assert run(acts, window=20) == reference_pairs(acts, window=20)

@@ -143,3 +143,154 @@ def test_near_duplicates_cluster_small_edits_not_different_texts():
     ]
     labels = near_duplicate_clusters(texts)
     assert labels[0] == labels[1] != labels[2]
+
+
+# -- co-text on hand-made fixtures ---------------------------------------------------------------
+
+_CLEANING_CASES = [
+    "rt @bot1: 物価が高すぎる！ https://t.co/x @pm 😡",
+    "RT  @x_y.z: ｆｕｌｌ　ｗｉｄｔｈ text here ok",
+    "@userhttps://a.b/c hello world this is long",
+    "a_b c\u3000d\u2028e_f ghijklmnop www.example.com/x",
+    "増税反対 みんなで声を上げよう 😡",
+    "🙂🙂🙂 ok!!!",
+    "голосуйте за будущее страны сегодня!!",
+    "ok https://x.y",
+    "",
+    None,
+]
+
+
+def test_sql_cleaning_equals_python_cleaning():
+    import duckdb
+
+    from fimiscope.coordination.textsim import clean_text_sql
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, x VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(_CLEANING_CASES)))
+    got = con.execute(f"SELECT {clean_text_sql('x')} FROM t ORDER BY i").fetchall()
+    assert [g[0] for g in got] == [clean_text(x) for x in _CLEANING_CASES]
+
+
+def _text_store(texts: dict[str, str | None]) -> Store:
+    """One original post per account; ``text_norm`` as ingest writes it (NFKC, lower case)."""
+    import unicodedata
+
+    s = Store(":memory:")
+    for i, (acct, text) in enumerate(texts.items()):
+        norm = unicodedata.normalize("NFKC", text).lower() if text is not None else None
+        s.con.execute(
+            "INSERT INTO posts (platform, post_id, account_id, created_at, kind, text, "
+            "text_norm) VALUES ('x', ?, ?, ?, 'post', ?, ?)",
+            [f"p_{acct}", acct, T0 + timedelta(seconds=i), text, norm],
+        )
+    return s
+
+
+_FIXTURE = {
+    # Japanese copy-paste, emoji swapped, a URL / mention / RT prefix added: one exact text
+    "ja1": "岸田政権の増税にみんなで反対の声を上げよう！今すぐ拡散 😡",
+    "ja2": "岸田政権の増税にみんなで反対の声を上げよう！今すぐ拡散 🔥🔥 https://t.co/abc",
+    "ja3": "RT @bot_01: 岸田政権の増税にみんなで反対の声を上げよう！今すぐ拡散 @kishida",
+    # full-width variant of the same text: NFKC makes it identical
+    "ja4": "岸田政権の増税にみんなで反対の声を上げよう！今すぐ拡散　😡",
+    # small edits: near, not exact
+    "ja5": "岸田政権の増税にみんなで反対の声を上げよう！今すぐ拡散して",
+    "en1": "Vote for the future of Japan now, do not stay at home on Sunday",
+    "en2": "ＶＯＴＥ for the future of japan now!! do not stay at home on ｓｕｎｄａｙ",
+    "en3": "Vote for the future of Japan now, do not stay at home on Sundays",
+    "ru1": "Голосуйте за будущее страны сегодня, не сидите дома",
+    "ru2": "голосуйте за будущее страны сегодня — не сидите дома!",
+    # different texts
+    "x1": "The weather in Tokyo is lovely today, going to the park",
+    "x2": "今日は東京で美味しいラーメンを食べました",
+    # empty or too short: never a target
+    "e1": "😡😡😡 https://t.co/a",
+    "e2": "@someone ok",
+    "e3": "",
+    "e4": None,
+}
+
+
+def _groups(store: Store, trace_name: str) -> set[frozenset[str]]:
+    sql = traces()[trace_name].build(store.con)
+    rows = store.con.execute(
+        f"SELECT target, list(account_id ORDER BY account_id) FROM ({sql}) "
+        "WHERE target IS NOT NULL AND target <> '' GROUP BY target"
+    ).fetchall()
+    return {frozenset(r[1]) for r in rows}
+
+
+def test_text_traces_pin_clusters_on_a_fixture():
+    with _text_store(_FIXTURE) as s:
+        s.con.execute("DROP TABLE IF EXISTS _fs_text_targets")
+        exact = _groups(s, "text")
+        near = _groups(s, "text_near")
+        all_rows = s.con.execute("SELECT count(*) FROM _fs_text_targets").fetchall()[0][0]
+    assert all_rows == len(_FIXTURE) - 1  # posts with a text_norm; too-short ones: NULL target
+    assert frozenset({"ja1", "ja2", "ja3", "ja4"}) in exact
+    assert frozenset({"en1", "en2"}) in exact
+    assert frozenset({"ru1", "ru2"}) in exact
+    assert frozenset({"ja1", "ja2", "ja3", "ja4", "ja5"}) in near
+    assert frozenset({"en1", "en2", "en3"}) in near
+    assert frozenset({"ru1", "ru2"}) in near
+    for groups in (exact, near):
+        members = set().union(*groups)
+        assert not members & {"e1", "e2", "e3", "e4"}
+        assert {"x1"} in [set(g) for g in groups] and {"x2"} in [set(g) for g in groups]
+    assert len(near) == 5
+
+
+def _brute_force_clusters(texts: list[str], ratio: float = 90.0) -> list[int]:
+    from rapidfuzz.distance import Indel
+
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if Indel.normalized_similarity(texts[i], texts[j]) * 100 >= ratio:
+                ri, rj = find(i), find(j)
+                parent[max(ri, rj)] = min(ri, rj)
+    return [find(i) for i in range(len(texts))]
+
+
+def test_near_duplicates_match_brute_force_on_edited_copies():
+    """Families of lightly edited copies (one to three characters changed, Japanese and
+    English) and unrelated template look-alikes: LSH + verification finds exactly the
+    clusters an all-pairs edit-similarity check finds."""
+    import random
+
+    rnd = random.Random(5)
+    bases = [
+        "この政権で消費税が進むとは思えない、みんなで声を上げよう今すぐ",
+        "この政権で子育て支援が進むとは思えない、本当に残念な話だと思う",
+        "うちの近所も外国人観光客ほんと増えた 共生の話をもっと冷静にしてほしい",
+        "foreign residents in fukuoka are following the election closely today",
+        "foreign residents in osaka are following the debate on tv tonight",
+        "stop the tax increase now and tell your friends to vote on sunday",
+    ]
+    alphabet = "あいうえおかきくけこabcdefghij"
+    texts = set()
+    for b in bases:
+        texts.add(b)
+        for _ in range(8):
+            t = list(b)
+            for _ in range(rnd.randint(1, 3)):
+                t[rnd.randrange(len(t))] = rnd.choice(alphabet)
+            texts.add("".join(t))
+    texts = sorted(texts)
+    got = near_duplicate_clusters(texts).tolist()
+    assert got == _brute_force_clusters(texts)
+    assert len(set(got)) == len(bases)
+
+
+def test_near_duplicate_clusters_small_inputs():
+    assert near_duplicate_clusters([]).tolist() == []
+    assert near_duplicate_clusters(["only one text here"]).tolist() == [0]
+    assert near_duplicate_clusters(["ab", "ab", "abc"]).tolist() == [0, 0, 2]

@@ -32,9 +32,21 @@ HOSTILE = [
 
 
 def snapshot(store: Store) -> dict[str, list[tuple]]:
-    return {t: store.sql(f"SELECT * FROM {t} ORDER BY ALL") for t in
-            ("posts", "accounts", "engagements", "post_refs", "post_urls", "post_hashtags",
-             "post_mentions", "post_media", "sources", "rejects")}
+    return {
+        t: store.sql(f"SELECT * FROM {t} ORDER BY ALL")
+        for t in (
+            "posts",
+            "accounts",
+            "engagements",
+            "post_refs",
+            "post_urls",
+            "post_hashtags",
+            "post_mentions",
+            "post_media",
+            "sources",
+            "rejects",
+        )
+    }
 
 
 def test_search_fixture_rows(store: Store) -> None:
@@ -43,27 +55,45 @@ def test_search_fixture_rows(store: Store) -> None:
     # + 2 bad lines = 10 records; 3 new non-stub posts; the missing quoted tweet is a stub.
     assert (info.records, info.posts, info.rejected, info.engagements) == (10, 3, 2, 2)
     kinds = dict(store.sql("SELECT post_id, kind FROM posts"))
-    assert kinds == {"1945000000000000001": "post", "1945000000000000002": "repost",
-                     "1945000000000000003": "reply", "1944000000000000099": "post"}
+    assert kinds == {
+        "1945000000000000001": "post",
+        "1945000000000000002": "repost",
+        "1945000000000000003": "reply",
+        "1944000000000000099": "post",
+    }
     assert store.sql("SELECT is_stub FROM posts WHERE post_id = '1944000000000000099'") == [(True,)]
     # The reply also quotes: two references, the reply is the primary one.
-    assert store.sql("SELECT ref_type, ref_post_id FROM post_refs WHERE post_id = "
-                     "'1945000000000000003' ORDER BY ref_type") == [
-        ("quote", "1944000000000000099"), ("reply", "1945000000000000001")]
+    assert store.sql(
+        "SELECT ref_type, ref_post_id FROM post_refs WHERE post_id = "
+        "'1945000000000000003' ORDER BY ref_type"
+    ) == [("quote", "1944000000000000099"), ("reply", "1945000000000000001")]
     assert store.sql("SELECT url_norm, domain FROM post_urls") == [
-        ("https://www.asahi.com/articles/ASX1.html?s=20", "asahi.com")]
+        ("https://www.asahi.com/articles/ASX1.html?s=20", "asahi.com")
+    ]
     assert store.sql("SELECT tag, tag_norm FROM post_hashtags") == [("参院選", "参院選")]
-    assert store.sql("SELECT account_id, kind, target_post_id, \"at\" FROM engagements ORDER BY 1") == [
-        ("1002", "like", "1945000000000000001", None), ("1003", "like", "1945000000000000001", None)]
+    assert store.sql(
+        'SELECT account_id, kind, target_post_id, "at" FROM engagements ORDER BY 1'
+    ) == [
+        ("1002", "like", "1945000000000000001", None),
+        ("1003", "like", "1945000000000000001", None),
+    ]
     assert store.sql("SELECT line, location, reason FROM rejects ORDER BY line") == [
         (3, "data[0]", "bad created_at 'not a time'"),
-        (4, None, "invalid JSON: unexpected control character in string: line 1 column 80 (char 79)"),
+        (
+            4,
+            None,
+            "invalid JSON: unexpected control character in string: line 1 column 80 (char 79)",
+        ),
     ]
     # Accounts seen only as authors or engagers still get a row; first_seen_at is their first act.
-    assert store.sql("SELECT account_id, handle_norm, default_profile_image, first_seen_at IS NOT NULL "
-                     "FROM accounts ORDER BY 1") == [
-        ("1001", "alice_jp", False, True), ("1002", "yuki84629175", True, True),
-        ("1003", "bob", None, True)]
+    assert store.sql(
+        "SELECT account_id, handle_norm, default_profile_image, first_seen_at IS NOT NULL "
+        "FROM accounts ORDER BY 1"
+    ) == [
+        ("1001", "alice_jp", False, True),
+        ("1002", "yuki84629175", True, True),
+        ("1003", "bob", None, True),
+    ]
 
 
 def test_reingest_is_a_no_op_and_overlaps_do_not_double(store: Store, tmp_path: Path) -> None:
@@ -73,8 +103,14 @@ def test_reingest_is_a_no_op_and_overlaps_do_not_double(store: Store, tmp_path: 
     assert again.skipped and snapshot(store) == before
     # Different bytes, overlapping content: the shared tweet is not stored twice.
     other = tmp_path / "other.jsonl"
-    other.write_bytes(page([tweet(1945000000000000001, 1001, "物価高は政府のせいだ"),
-                            tweet(1945000000000000777, 1001, "new one")]))
+    other.write_bytes(
+        page(
+            [
+                tweet(1945000000000000001, 1001, "物価高は政府のせいだ"),
+                tweet(1945000000000000777, 1001, "new one"),
+            ]
+        )
+    )
     [info] = ingest(store, other)
     assert info.posts == 1
     assert store.sql("SELECT count(*) FROM posts WHERE post_id = '1945000000000000001'") == [(1,)]
@@ -86,11 +122,12 @@ def test_stub_is_upgraded_by_a_later_full_copy(store: Store, tmp_path: Path) -> 
     full.write_bytes(page([tweet(1944000000000000099, 1009, "the quoted tweet, found later")]))
     ingest(store, full)
     assert store.sql("SELECT is_stub, text FROM posts WHERE post_id = '1944000000000000099'") == [
-        (False, "the quoted tweet, found later")]
+        (False, "the quoted tweet, found later")
+    ]
 
 
 def test_hostile_text_is_stored_byte_exact(store: Store, tmp_path: Path) -> None:
-    path = tmp_path / "it's \"hostile\"; rm -rf.jsonl"  # the path itself is hostile too
+    path = tmp_path / 'it\'s "hostile"; rm -rf.jsonl'  # the path itself is hostile too
     tweets = [tweet(100 + i, 7, t) for i, t in enumerate(HOSTILE)]
     path.write_bytes(page(tweets, [user(7, "evil", name=HOSTILE[1], description=HOSTILE[0])]))
     [info] = ingest(store, path)
@@ -102,9 +139,21 @@ def test_hostile_text_is_stored_byte_exact(store: Store, tmp_path: Path) -> None
 
 
 def test_round_trip_through_parquet(store: Store, tmp_path: Path) -> None:
-    lines = [page([tweet(1000 + 10 * p + i, 50 + i, f"投稿 {p}-{i} #tag{i}",
-                         at=f"2025-07-1{p}T0{i}:00:00.000Z") for i in range(5)],
-                  [user(50 + i, f"u{i}") for i in range(5)]) for p in range(3)]
+    lines = [
+        page(
+            [
+                tweet(
+                    1000 + 10 * p + i,
+                    50 + i,
+                    f"投稿 {p}-{i} #tag{i}",
+                    at=f"2025-07-1{p}T0{i}:00:00.000Z",
+                )
+                for i in range(5)
+            ],
+            [user(50 + i, f"u{i}") for i in range(5)],
+        )
+        for p in range(3)
+    ]
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"".join(lines))
     ingest(store, src)
@@ -129,11 +178,14 @@ def test_gzip_folders_and_globs(store: Store, tmp_path: Path) -> None:
     assert ingest(store, [str(tmp_path / "d" / "**" / "*.jsonl")])[0].skipped
 
 
-@pytest.mark.parametrize(("content", "error"), [
-    (b"\x00\x01\x02 binary garbage \xff", UnknownFormatError),
-    (b"just some words\nand more words\n", UnknownFormatError),
-    (b'{"unrelated": true}\n', UnknownFormatError),
-])
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"\x00\x01\x02 binary garbage \xff", UnknownFormatError),
+        (b"just some words\nand more words\n", UnknownFormatError),
+        (b'{"unrelated": true}\n', UnknownFormatError),
+    ],
+)
 def test_unrecognised_files(store: Store, tmp_path: Path, content: bytes, error: type) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
@@ -160,8 +212,9 @@ def test_every_record_rejected_fails_the_file(store: Store, tmp_path: Path) -> N
     assert store.count("posts") == 0 and store.count("rejects") == 0
 
 
-def test_failure_during_merge_leaves_the_store_as_it_was(store: Store, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_during_merge_leaves_the_store_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ingest(store, SEARCH)
     before = snapshot(store)
     path = tmp_path / "more.jsonl"
@@ -186,13 +239,22 @@ def test_kill_during_ingest_leaves_the_store_unchanged(tmp_path: Path) -> None:
         f.write(page([tweet(10**8, 1, "first")]))
         f.write(b"not json, so this chunk takes the slow record-by-record path\n")
         for p in range(600):
-            f.write(page([tweet(10**9 + 100 * p + i, i % 97, f"post {p} {i} #選挙")
-                          for i in range(100)], [user(i, f"user{i}") for i in range(97)]))
-    proc = subprocess.Popen([sys.executable, "-m", "fimiscope.cli", "ingest", str(big), "-s", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"})
+            f.write(
+                page(
+                    [tweet(10**9 + 100 * p + i, i % 97, f"post {p} {i} #選挙") for i in range(100)],
+                    [user(i, f"user{i}") for i in range(97)],
+                )
+            )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fimiscope.cli", "ingest", str(big), "-s", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"},
+    )
     time.sleep(2.5)
-    assert proc.poll() is None, "the ingest finished before it could be killed; make the file bigger"
+    assert proc.poll() is None, (
+        "the ingest finished before it could be killed; make the file bigger"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with Store(db) as s:

@@ -237,8 +237,8 @@ def test_dirty_chunk_among_clean_ones(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_append_of_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
-    """DuckDB 2.0 drops an Arrow insert of a full row group or more made in parallel into a
-    table created in the same transaction; `append_stage` inserts in smaller pieces."""
+    """DuckDB 2.0 drops the rows of a parallel insert of a full row group or more into a table
+    created in the same transaction; `append_stage` inserts on one thread."""
     n = 300_000
     batch = pa.table({
         "platform": ["x"] * n, "post_id": [str(i) for i in range(n)],
@@ -253,4 +253,7 @@ def test_append_of_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
             f"SELECT count(post_id), count(DISTINCT post_id) FROM {merge.stage_name('post_refs')}"
         ).fetchall()
         assert got == [(n, n)]
+        threads = st.con.execute("SELECT current_setting('threads')").fetchall()
         merge.drop_stages(st.con)
+    with Store(tmp_path / "s.duckdb") as st:
+        assert st.con.execute("SELECT current_setting('threads')").fetchall() == threads

@@ -33,8 +33,12 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
 def test_forward_migration_adds_a_table_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with Store(path) as s:
-        s.con.execute("INSERT INTO posts (platform, post_id, kind, text) VALUES ('x','1','post','a')")
-    extra = Migration(999, "test table", tables=(Table("t_extra", "doc", (C("a", "INTEGER", "doc"),)),))
+        s.con.execute(
+            "INSERT INTO posts (platform, post_id, kind, text) VALUES ('x','1','post','a')"
+        )
+    extra = Migration(
+        999, "test table", tables=(Table("t_extra", "doc", (C("a", "INTEGER", "doc"),)),)
+    )
     con = duckdb.connect(str(path))
     assert migrate(con, [*all_migrations(), extra]) == [999]
     assert con.execute("SELECT text FROM posts").fetchall() == [("a",)]
@@ -51,7 +55,8 @@ def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     with pytest.raises(duckdb.Error):
         migrate(con, [bad])
     assert con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'a'").fetchall() == [(0,)]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'a'"
+    ).fetchall() == [(0,)]
 
 
 def test_transaction_is_all_or_nothing(store: Store) -> None:
@@ -62,8 +67,9 @@ def test_transaction_is_all_or_nothing(store: Store) -> None:
 
 
 def test_runs_record_parameters_and_status(store: Store) -> None:
-    run_id = store.start_run("detect", {"window": 30, "traces": ["repost"]}, seed=7,
-                             input_digest="abc")
+    run_id = store.start_run(
+        "detect", {"window": 30, "traces": ["repost"]}, seed=7, input_digest="abc"
+    )
     store.finish_run(run_id, message="done")
     run = store.run(run_id)
     assert run["parameters"] == {"traces": ["repost"], "window": 30}
@@ -74,11 +80,15 @@ def test_runs_record_parameters_and_status(store: Store) -> None:
         store.run("nope")
 
 
-def test_csv_export_neutralises_formulas_and_parquet_keeps_bytes(store: Store, tmp_path: Path) -> None:
-    texts = ["=HYPERLINK(\"http://evil\")", "+1", "-2", "@SUM(A1)", "\tx", "plain", "日本語"]
+def test_csv_export_neutralises_formulas_and_parquet_keeps_bytes(
+    store: Store, tmp_path: Path
+) -> None:
+    texts = ['=HYPERLINK("http://evil")', "+1", "-2", "@SUM(A1)", "\tx", "plain", "日本語"]
     for i, t in enumerate(texts):
-        store.con.execute("INSERT INTO posts (platform, post_id, kind, text) VALUES ('x', ?, 'post', ?)",
-                          [str(i), t])
+        store.con.execute(
+            "INSERT INTO posts (platform, post_id, kind, text) VALUES ('x', ?, 'post', ?)",
+            [str(i), t],
+        )
     store.export_table("posts", tmp_path / "p.csv", fmt="csv")
     csv_text = (tmp_path / "p.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK" in csv_text and "'+1" in csv_text and "'@SUM" in csv_text

@@ -24,14 +24,22 @@ DEFAULT_STORE = "fimiscope.duckdb"
 
 StoreOpt = Annotated[
     Path,
-    typer.Option("--store", "-s", envvar="FIMISCOPE_STORE",
-                 help="The DuckDB store file (env FIMISCOPE_STORE).", show_default=True),
+    typer.Option(
+        "--store",
+        "-s",
+        envvar="FIMISCOPE_STORE",
+        help="The DuckDB store file (env FIMISCOPE_STORE).",
+        show_default=True,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 MemoryOpt = Annotated[
     str | None,
-    typer.Option("--memory-limit", envvar="FIMISCOPE_MEMORY_LIMIT",
-                 help="DuckDB memory limit, e.g. 2GB (it spills to disk beyond it)."),
+    typer.Option(
+        "--memory-limit",
+        envvar="FIMISCOPE_MEMORY_LIMIT",
+        help="DuckDB memory limit, e.g. 2GB (it spills to disk beyond it).",
+    ),
 ]
 
 

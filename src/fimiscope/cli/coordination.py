@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from fimiscope.cli._app import DEFAULT_STORE, JsonOpt, MemoryOpt, StoreOpt, app, open_store, print_json
+from fimiscope.cli._app import (
+    DEFAULT_STORE,
+    JsonOpt,
+    MemoryOpt,
+    StoreOpt,
+    app,
+    open_store,
+    print_json,
+)
 
 
 def _csv(value: str | None) -> tuple[str, ...] | None:
@@ -17,33 +25,57 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @app.command()
 def detect(
     store: StoreOpt = Path(DEFAULT_STORE),
-    traces: Annotated[str | None, typer.Option(
-        help="Comma-separated traces (default: repost,like,quote,reply,link,hashtag_seq,"
-             "text_near); `fimiscope detect --list-traces` lists them all.")] = None,
-    list_traces: Annotated[bool, typer.Option("--list-traces", help="List traces and exit.")] = False,
-    window: Annotated[float | None, typer.Option(
-        help="Co-action window in seconds (default: estimated from the data, as CooRnet).")] = None,
-    fast_window: Annotated[float | None, typer.Option(
-        help="Narrower window for the 'fast' edge flag (default: window / 4).")] = None,
+    traces: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated traces (default: repost,like,quote,reply,link,hashtag_seq,"
+            "text_near); `fimiscope detect --list-traces` lists them all."
+        ),
+    ] = None,
+    list_traces: Annotated[
+        bool, typer.Option("--list-traces", help="List traces and exit.")
+    ] = False,
+    window: Annotated[
+        float | None,
+        typer.Option(
+            help="Co-action window in seconds (default: estimated from the data, as CooRnet)."
+        ),
+    ] = None,
+    fast_window: Annotated[
+        float | None,
+        typer.Option(help="Narrower window for the 'fast' edge flag (default: window / 4)."),
+    ] = None,
     min_activity: Annotated[int, typer.Option(help="Minimum distinct targets per account.")] = 3,
-    min_repetitions: Annotated[int, typer.Option(
-        help="Minimum distinct co-action targets per pair.")] = 3,
-    expected_false_edges: Annotated[float, typer.Option(
-        help="Expected number of chance edges allowed over all tested pairs.")] = 1.0,
+    min_repetitions: Annotated[
+        int, typer.Option(help="Minimum distinct co-action targets per pair.")
+    ] = 3,
+    expected_false_edges: Annotated[
+        float, typer.Option(help="Expected number of chance edges allowed over all tested pairs.")
+    ] = 1.0,
     resolution: Annotated[float, typer.Option(help="Leiden resolution.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed (Leiden).")] = 0,
     min_group_size: Annotated[int, typer.Option(help="Smallest group reported.")] = 3,
-    partitions: Annotated[int, typer.Option(
-        help="Process accounts in this many slices (bounds memory).")] = 1,
+    partitions: Annotated[
+        int, typer.Option(help="Process accounts in this many slices (bounds memory).")
+    ] = 1,
     engine: Annotated[str, typer.Option(help="duckdb (spark: see docs/scale.md).")] = "duckdb",
-    export: Annotated[Path | None, typer.Option(
-        help="Also write the run to this folder (GEXF, GraphML, Parquet, CSV).")] = None,
-    export_formats: Annotated[str, typer.Option(
-        "--format", help="Export formats, comma-separated.")] = "gexf,graphml,parquet,csv",
-    raw: Annotated[bool, typer.Option(
-        "--raw", help="Export account identifiers as they are (default: keyed pseudonyms).")] = False,
-    key_file: Annotated[Path | None, typer.Option(
-        envvar="FIMISCOPE_PSEUDONYM_KEY_FILE", help="Pseudonymisation key file.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also write the run to this folder (GEXF, GraphML, Parquet, CSV)."),
+    ] = None,
+    export_formats: Annotated[
+        str, typer.Option("--format", help="Export formats, comma-separated.")
+    ] = "gexf,graphml,parquet,csv",
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw", help="Export account identifiers as they are (default: keyed pseudonyms)."
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(envvar="FIMISCOPE_PSEUDONYM_KEY_FILE", help="Pseudonymisation key file."),
+    ] = None,
     memory_limit: MemoryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -60,29 +92,46 @@ def detect(
         kwargs["traces"] = _csv(traces)
     with open_store(store, memory_limit=memory_limit) as st:
         result = run_detect(
-            st, window=window, fast_window=fast_window, min_activity=min_activity,
-            min_repetitions=min_repetitions, expected_false_edges=expected_false_edges,
-            resolution=resolution, seed=seed, min_group_size=min_group_size,
-            partitions=partitions, engine=engine, **kwargs)
+            st,
+            window=window,
+            fast_window=fast_window,
+            min_activity=min_activity,
+            min_repetitions=min_repetitions,
+            expected_false_edges=expected_false_edges,
+            resolution=resolution,
+            seed=seed,
+            min_group_size=min_group_size,
+            partitions=partitions,
+            engine=engine,
+            **kwargs,
+        )
         files: list[str] = []
         if export is not None:
             from fimiscope.coordination.export import export_run
             from fimiscope.report.pseudonymise import Pseudonymiser
 
             pseudo = None if raw else Pseudonymiser.from_key_file(key_file)
-            files = [str(p) for p in export_run(st, result.run_id, export,
-                                                _csv(export_formats) or (), pseudonymiser=pseudo)]
+            files = [
+                str(p)
+                for p in export_run(
+                    st, result.run_id, export, _csv(export_formats) or (), pseudonymiser=pseudo
+                )
+            ]
     if json:
         print_json({**result.as_dict(), "exported": files})
         return
-    typer.echo(f"run {result.run_id}: window {result.window:g}s"
-               f"{' (estimated)' if result.window_estimated else ''}, "
-               f"{result.edges:,} significant edges of {result.candidate_pairs:,} candidate pairs "
-               f"(per-edge p <= {result.alpha:.2g} over {result.tested_pairs:,.0f} tested pairs), "
-               f"{len(result.groups)} groups")
+    typer.echo(
+        f"run {result.run_id}: window {result.window:g}s"
+        f"{' (estimated)' if result.window_estimated else ''}, "
+        f"{result.edges:,} significant edges of {result.candidate_pairs:,} candidate pairs "
+        f"(per-edge p <= {result.alpha:.2g} over {result.tested_pairs:,.0f} tested pairs), "
+        f"{len(result.groups)} groups"
+    )
     for g in result.groups:
-        typer.echo(f"\ngroup {g.group_id} [{g.platform}] {g.size} accounts, "
-                   f"density {g.density:.2f}, traces {', '.join(g.traces)}")
+        typer.echo(
+            f"\ngroup {g.group_id} [{g.platform}] {g.size} accounts, "
+            f"density {g.density:.2f}, traces {', '.join(g.traces)}"
+        )
         if g.summary:
             typer.echo(f"  {g.summary}")
     for f in files:

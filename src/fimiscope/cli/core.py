@@ -25,13 +25,21 @@ from fimiscope.cli._app import (
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs.")],
     store: StoreOpt = Path(DEFAULT_STORE),
-    format: Annotated[  # noqa: A002
-        str | None, typer.Option("--format", "-f", help="Format name (see `fimiscope formats`); "
-                                 "sniffed from content when omitted.")] = None,
-    mapping: Annotated[Path | None, typer.Option(
-        help="YAML column mapping for the `generic` CSV/Parquet format.")] = None,
-    timezone: Annotated[str | None, typer.Option(
-        help="Time zone of times without an offset (LINE, generic), e.g. Asia/Tokyo.")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Format name (see `fimiscope formats`); sniffed from content when omitted.",
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="YAML column mapping for the `generic` CSV/Parquet format.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="Time zone of times without an offset (LINE, generic), e.g. Asia/Tokyo."),
+    ] = None,
     memory_limit: MemoryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -54,9 +62,14 @@ def ingest(
 
     with open_store(store, memory_limit=memory_limit) as st:
         if progress_enabled():
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                          TextColumn("{task.completed:,} records"), TimeElapsedColumn(),
-                          console=console_err, transient=True) as bar:
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TextColumn("{task.completed:,} records"),
+                TimeElapsedColumn(),
+                console=console_err,
+                transient=True,
+            ) as bar:
                 tasks: dict[Path, Any] = {}
 
                 def progress(path: Path, records: int) -> None:
@@ -64,17 +77,23 @@ def ingest(
                         tasks[path] = bar.add_task(path.name, total=None)
                     bar.update(tasks[path], completed=records)
 
-                infos = run_ingest(st, paths, format=format, options=options,
-                                   progress=progress, on_error=on_error)
+                infos = run_ingest(
+                    st, paths, format=format, options=options, progress=progress, on_error=on_error
+                )
         else:
             infos = run_ingest(st, paths, format=format, options=options, on_error=on_error)
     if json:
         print_json({"files": [i.as_dict() for i in infos], "errors": errors})
     else:
         for i in infos:
-            state = "already ingested" if i.skipped else (
-                f"{i.posts:,} posts, {i.accounts:,} accounts, {i.engagements:,} engagements, "
-                f"{i.rejected:,} rejected")
+            state = (
+                "already ingested"
+                if i.skipped
+                else (
+                    f"{i.posts:,} posts, {i.accounts:,} accounts, {i.engagements:,} engagements, "
+                    f"{i.rejected:,} rejected"
+                )
+            )
             typer.echo(f"{i.path}\t{i.format}\t{state}\t{i.seconds:.1f}s")
     if errors:
         raise typer.Exit(code=2)
@@ -102,8 +121,10 @@ def formats(json: JsonOpt = False) -> None:
     """List the input formats fimiscope can read."""
     from fimiscope.ingest import formats as all_formats
 
-    rows = [{"name": f.name, "platform": f.platform, "description": f.description}
-            for f in all_formats().values()]
+    rows = [
+        {"name": f.name, "platform": f.platform, "description": f.description}
+        for f in all_formats().values()
+    ]
     if json:
         print_json(rows)
         return
@@ -116,14 +137,21 @@ def export(
     table: Annotated[str, typer.Argument(help="Table to export (see `fimiscope info`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
     store: StoreOpt = Path(DEFAULT_STORE),
-    format: Annotated[str, typer.Option("--format", "-f",  # noqa: A002
-                                        help="parquet or csv.")] = "parquet",
-    raw: Annotated[bool, typer.Option(
-        "--raw", help="Keep account identifiers as they are (default: keyed pseudonyms).")] = False,
-    key_file: Annotated[Path | None, typer.Option(
-        envvar="FIMISCOPE_PSEUDONYM_KEY_FILE",
-        help="Pseudonymisation key file (default: ~/.config/fimiscope/pseudonym.key, "
-             "created on first use; never stored in the store or an export).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="parquet or csv.")] = "parquet",
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw", help="Keep account identifiers as they are (default: keyed pseudonyms)."
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FIMISCOPE_PSEUDONYM_KEY_FILE",
+            help="Pseudonymisation key file (default: ~/.config/fimiscope/pseudonym.key, "
+            "created on first use; never stored in the store or an export).",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Export a table to Parquet or CSV. Account identifiers are pseudonymised unless --raw.
@@ -139,8 +167,10 @@ def export(
     if json:
         print_json(result)
     else:
-        typer.echo(f"{n:,} rows of {table} -> {out}"
-                   + ("" if raw else " (account identifiers pseudonymised)"))
+        typer.echo(
+            f"{n:,} rows of {table} -> {out}"
+            + ("" if raw else " (account identifiers pseudonymised)")
+        )
 
 
 @app.command()
@@ -148,8 +178,9 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the scenario files.")],
     actions: Annotated[int, typer.Option(help="Approximate number of actions.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
-    bluesky_share: Annotated[float, typer.Option(
-        help="Share of actions on Bluesky (Jetstream file).")] = 0.15,
+    bluesky_share: Annotated[
+        float, typer.Option(help="Share of actions on Bluesky (Jetstream file).")
+    ] = 0.15,
     json: JsonOpt = False,
 ) -> None:
     """Write the Japan 2025 upper-house election scenario in real export formats, with truth."""

@@ -265,7 +265,8 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fs_edges AS "
         "SELECT platform, account_a, account_b, "
-        "  sum(least(-log10(greatest(p_value, 1e-300)), 50)) FILTER (WHERE p_value <= 0.01) "
+        "  sum(least(-log10(greatest(p_value, 1e-300)), 50)) "
+        "    FILTER (WHERE p_value <= 0.01 OR significant) "
         "    AS weight, min(p_value) AS min_p, "
         "  string_agg(trace, ',' ORDER BY trace) FILTER (WHERE significant) AS traces, "
         "  sum(n_targets) FILTER (WHERE significant) AS n_targets "

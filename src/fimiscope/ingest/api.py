@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fimiscope._sql import first_row
-
 import glob
 import hashlib
 import time
@@ -15,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from fimiscope._sql import first_row
 from fimiscope.errors import FimiscopeError, IngestError
 from fimiscope.ingest import merge as _merge
 from fimiscope.ingest import registry
@@ -84,7 +83,7 @@ def ingest(
     store: Store,
     paths: Sequence[str | Path] | str | Path,
     *,
-    format: str | None = None,  # noqa: A002 - the user's word for it
+    format: str | None = None,
     options: dict[str, Any] | None = None,
     batch_size: int = 100_000,
     progress: Progress | None = None,
@@ -146,7 +145,8 @@ def ingest(
                     raise
                 on_error(exc)
     except BaseException as exc:
-        store.finish_run(run_id, status="failed", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        store.finish_run(run_id, status="failed", message=message)
         raise
     rejected = sum(i.rejected for i in infos)
     store.finish_run(
@@ -161,7 +161,7 @@ def ingest_file(
     store: Store,
     path: str | Path,
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     options: dict[str, Any] | None = None,
     sha256: str | None = None,
     run_id: str | None = None,

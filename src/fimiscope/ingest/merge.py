@@ -8,14 +8,13 @@ fixed SQL over fixed table names; no value is ever formatted into them.
 
 from __future__ import annotations
 
-from fimiscope._sql import first_row
-
+import contextlib
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
-from fimiscope._sql import quote_ident
+from fimiscope._sql import first_row, quote_ident
 from fimiscope.ingest.normalise import (
     fold_handle_array,
     fold_hashtag_array,
@@ -45,10 +44,8 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         "fimiscope_url_domain": url_domain_array,
     }
     for name, fn in specs.items():
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.remove_function(name)
-        except duckdb.Error:
-            pass
         con.create_function(name, fn, ["VARCHAR"], "VARCHAR", type="arrow",
                             side_effects=False, null_handling="special")
 
@@ -70,20 +67,22 @@ def create_stages(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {stage_name(table)} AS SELECT * FROM empty")
 
 
-# Rows per INSERT. DuckDB 2.0 loses the rows of an Arrow insert of a full row group
-# (122,880 rows) or more into a table created in the same transaction when it appends in
-# parallel: the table then reads as empty. Smaller inserts are appended correctly.
-APPEND_ROWS = 100_000
-
-
 def append_stage(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
-    sql = f"INSERT INTO {stage_name(table)} SELECT * FROM _fimiscope_batch"
-    for start in range(0, batch.num_rows, APPEND_ROWS):
-        con.register("_fimiscope_batch", batch.slice(start, APPEND_ROWS))
-        try:
-            con.execute(sql)
-        finally:
-            con.unregister("_fimiscope_batch")
+    # DuckDB 2.0 loses the rows of a parallel insert of a full row group (122,880 rows) or more
+    # into a table created in the same transaction: the table then reads as empty. A
+    # single-threaded insert is correct, and still writes large batches straight to disk
+    # (small inserts would keep the whole file's staging in memory until commit).
+    row = first_row(con.execute("SELECT current_setting('threads')"))
+    threads = int(row[0]) if row else 1
+    con.register("_fimiscope_batch", batch)
+    try:
+        if threads > 1:
+            con.execute("SET threads = 1")
+        con.execute(f"INSERT INTO {stage_name(table)} SELECT * FROM _fimiscope_batch")
+    finally:
+        if threads > 1:
+            con.execute(f"SET threads = {threads}")
+        con.unregister("_fimiscope_batch")
 
 
 def drop_stages(con: duckdb.DuckDBPyConnection) -> None:
@@ -162,40 +161,44 @@ def _merge_child(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...
     part = ", ".join(quote_ident(c) for c in key)
     derived, required = _DERIVED.get(table, ((), None))
     where = f"WHERE {quote_ident(required)} IS NOT NULL" if required else ""
-    ctes = [f"""fresh AS (
-            SELECT c.* FROM {stage_name(table)} c
-            SEMI JOIN {stage_name('new_posts')} n
-              ON n.platform = c.platform AND n.post_id = c.post_id
-        )"""]
+    fresh = (f"SELECT c.* FROM {stage_name(table)} c SEMI JOIN {stage_name('new_posts')} n "
+             f"ON n.platform = c.platform AND n.post_id = c.post_id")
+    maps: list[str] = []
     joins, outs = [], []
     for i, (name, fn, arg) in enumerate(derived):
-        # One lookup per function: its distinct inputs, each mapped once.
-        same = [a for n_, f, a in derived[:i] if f == fn]
-        if not same:
+        m = stage_name(f"map_{fn}")
+        if m not in maps:  # one lookup per function: its distinct inputs, each mapped once
             inputs = " UNION ".join(f"SELECT {quote_ident(a)} AS v FROM fresh"
                                     for _, f, a in derived if f == fn)
-            ctes.append(f"map_{fn} AS (SELECT v, {fn}(v) AS n FROM ({inputs}) WHERE v IS NOT NULL)")
-        joins.append(f"LEFT JOIN map_{fn} j{i} ON j{i}.v = f.{quote_ident(arg)}")
+            con.execute(f"""
+                CREATE OR REPLACE TABLE {m} AS
+                WITH fresh AS ({fresh})
+                SELECT v, {fn}(v) AS n FROM (SELECT DISTINCT v FROM ({inputs})) WHERE v IS NOT NULL
+            """)
+            maps.append(m)
+        joins.append(f"LEFT JOIN {m} j{i} ON j{i}.v = f.{quote_ident(arg)}")
         outs.append(f"j{i}.n AS {quote_ident(name)}")
+    sel = ", ".join(["f.*", *outs])
+    normalised = f"SELECT {sel} FROM ({fresh}) f {' '.join(joins)}"
     if table == "post_urls":
         # A non-normalisable expanded link falls back to the short link as written.
-        ctes.append("""derived AS (
-            SELECT f.*, coalesce(j0.n, j1.n) AS url_norm FROM fresh f """ + " ".join(joins) + """
-        ), domains AS (
-            SELECT v, fimiscope_url_domain(v) AS d
-              FROM (SELECT DISTINCT url_norm AS v FROM derived) WHERE v IS NOT NULL
-        ), normalised AS (
-            SELECT d.*, m.d AS domain FROM derived d LEFT JOIN domains m ON m.v = d.url_norm
-        )""")
-    else:
-        sel = ", ".join(["f.*", *outs]) if outs else "f.*"
-        ctes.append(f"normalised AS (SELECT {sel} FROM fresh f {' '.join(joins)})")
+        dm = stage_name("map_domain")
+        con.execute(f"""
+            CREATE OR REPLACE TABLE {dm} AS
+            SELECT v, fimiscope_url_domain(v) AS d FROM (SELECT DISTINCT n AS v FROM {maps[0]})
+             WHERE v IS NOT NULL
+        """)
+        maps.append(dm)
+        normalised = (f"SELECT x.*, dm.d AS domain FROM (SELECT *, coalesce(_norm_expanded, "
+                      f"_norm_short) AS url_norm FROM ({normalised})) x "
+                      f"LEFT JOIN {dm} dm ON dm.v = x.url_norm")
     con.execute(f"""
         INSERT INTO {quote_ident(table)} ({col_sql})
-        WITH {", ".join(ctes)}
-        SELECT {col_sql} FROM normalised {where}
+        SELECT {col_sql} FROM ({normalised}) {where}
         QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY _seq) = 1
     """)
+    for m in maps:
+        con.execute(f"DROP TABLE {m}")
 
 
 def _merge_engagements(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
@@ -237,7 +240,8 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
             SELECT platform, account_id, min(created_at) AS first_seen_at
               FROM {stage_name('new_posts')} WHERE account_id IS NOT NULL AND NOT is_stub
              GROUP BY ALL
-            UNION ALL SELECT platform, account_id, min("at") FROM {stage_name('engagements')} GROUP BY ALL
+            UNION ALL SELECT platform, account_id, min("at") FROM {stage_name('engagements')}
+              GROUP BY ALL
             UNION ALL SELECT platform, account_id, NULL FROM {stage_name('new_posts')}
               WHERE account_id IS NOT NULL GROUP BY ALL
             UNION ALL SELECT platform, ref_account_id, NULL FROM {stage_name('posts')}

@@ -10,6 +10,7 @@ tracking-parameter removal used in link-sharing studies (e.g. Giglietto et al., 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,15 +23,15 @@ import pyarrow.compute as pc
 __all__ = [
     "fold_handle",
     "fold_handle_array",
-    "fold_hashtag_array",
-    "normalise_text_array",
-    "normalise_url_array",
-    "url_domain_array",
     "fold_hashtag",
+    "fold_hashtag_array",
     "normalise_text",
+    "normalise_text_array",
     "normalise_url",
+    "normalise_url_array",
     "parse_time",
     "url_domain",
+    "url_domain_array",
 ]
 
 # Invisible format characters (zero-width spaces and joiners, bidi marks, BOM) hide
@@ -115,7 +116,8 @@ _TRACKING = frozenset(
     }
 )
 # X appends ?s=NN (share sheet) and ?t=... (tracking) to its links.
-_X_HOSTS = frozenset({"x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com", "www.x.com"})
+_X_HOSTS = frozenset({"x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
+                      "mobile.x.com", "www.x.com"})
 _X_TRACKING = frozenset({"s", "t", "ref_src", "ref_url"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEMELESS = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)+(?:[/?#:]|$)", re.UNICODE)
@@ -155,10 +157,8 @@ def normalise_url(url: str | None) -> str | None:
     if scheme not in ("http", "https") or not parts.hostname:
         return None
     host = parts.hostname.lower().rstrip(".")
-    try:
+    with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        pass
     if host in _X_HOSTS:
         host = "x.com"
     netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"

@@ -17,7 +17,6 @@ from typing import Any
 
 import pyarrow as pa
 
-
 _TS = pa.timestamp("us", tz="UTC")
 
 # Staging columns per canonical table, with Arrow types. `_seq` orders rows within a file.
@@ -232,7 +231,7 @@ class Sink:
 
     def ref(self, platform: str, post_id: str, ref_type: str, ref_post_id: str,
             ref_account_id: str | None = None) -> None:
-        """A further reference (e.g. the quote inside a reply); the primary one comes with post()."""
+        """A further reference (e.g. the quote inside a reply); post() makes the primary one."""
         if ref_type not in ("repost", "quote", "reply"):
             raise BadRecord(f"unknown reference type {ref_type!r}")
         if ref_post_id:

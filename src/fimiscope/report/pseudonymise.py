@@ -7,6 +7,7 @@ in a file outside the store and is never written into any export.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -21,7 +22,7 @@ from fimiscope.errors import ConfigError, NotFoundError
 from fimiscope.store import Store
 
 DEFAULT_KEY_FILE = Path("~/.config/fimiscope/pseudonym.key")
-TOKEN_PREFIX = "p_"
+TOKEN_PREFIX = "p_"  # noqa: S105 - a label for tokens, not a secret
 
 # column name -> what it identifies; None drops the value (free text that names the person).
 ID_COLUMNS: dict[str, str | None] = {
@@ -82,31 +83,42 @@ class Pseudonymiser:
         return TOKEN_PREFIX + hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:24]
 
     def register(self, con: duckdb.DuckDBPyConnection) -> str:
-        """Register a SQL function ``fimiscope_pseudonym(platform, kind, value)``; return its name."""
+        """Register SQL ``fimiscope_pseudonym(platform, kind, value)``; return its name."""
         name = "fimiscope_pseudonym"
 
         def fn(platform: pa.Array, kind: pa.Array, value: pa.Array) -> pa.Array:
-            out = [self.token(p, k, v) for p, k, v in zip(
-                platform.to_pylist(), kind.to_pylist(), value.to_pylist(), strict=True)]
+            out = [
+                self.token(p, k, v)
+                for p, k, v in zip(
+                    platform.to_pylist(), kind.to_pylist(), value.to_pylist(), strict=True
+                )
+            ]
             return pa.array(out, pa.string())
 
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.remove_function(name)
-        except duckdb.Error:
-            pass
-        con.create_function(name, fn, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR",
-                            type="arrow", side_effects=False)
+        con.create_function(
+            name, fn, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR", type="arrow", side_effects=False
+        )
         return name
 
 
-def pseudonymised_query(con: duckdb.DuckDBPyConnection, table: str,
-                        pseudonymiser: Pseudonymiser, keep_accounts: frozenset[str] = frozenset()
-                        ) -> str:
+def pseudonymised_query(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    pseudonymiser: Pseudonymiser,
+    keep_accounts: frozenset[str] = frozenset(),
+) -> str:
     """SELECT over ``table`` with identifying columns replaced by tokens (or dropped)."""
     fn = pseudonymiser.register(con)
-    cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-        "ORDER BY ordinal_position", [table]).fetchall()]
+    cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
     if not cols:
         raise NotFoundError(f"no table {table!r}")
     has_platform = "platform" in cols
@@ -125,12 +137,19 @@ def pseudonymised_query(con: duckdb.DuckDBPyConnection, table: str,
     return f"SELECT {', '.join(exprs)} FROM {quote_ident(table)}"
 
 
-def export_table(store: Store, table: str, out: str | Path, *, fmt: str = "parquet",
-                 pseudonymiser: Pseudonymiser | None = None) -> int:
+def export_table(
+    store: Store,
+    table: str,
+    out: str | Path,
+    *,
+    fmt: str = "parquet",
+    pseudonymiser: Pseudonymiser | None = None,
+) -> int:
     """Export ``table`` to Parquet or CSV, pseudonymised unless ``pseudonymiser`` is None."""
     if table not in store.tables():
-        raise NotFoundError(f"no table {table!r} in {store.path}; tables: "
-                            + ", ".join(store.tables()))
+        raise NotFoundError(
+            f"no table {table!r} in {store.path}; tables: " + ", ".join(store.tables())
+        )
     if fmt not in ("parquet", "csv"):
         raise ConfigError("format", "export", "'parquet' or 'csv'", fmt)
     query = None if pseudonymiser is None else pseudonymised_query(store.con, table, pseudonymiser)

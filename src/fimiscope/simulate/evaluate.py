@@ -74,5 +74,6 @@ def score_groups(groups: list[set[Account]], truth: Truth, min_size: int = 3) ->
         "account_recall": tp / len(op_accounts) if op_accounts else 1.0,
         "benign_groups_flagged": dict(flagged),
         "benign_accounts_in_groups": {
-            n: len(members & (a - op_accounts)) for n, a in truth.benign.items()},
+            n: len(members & (a - op_accounts)) for n, a in truth.benign.items()
+        },
     }

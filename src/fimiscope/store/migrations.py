@@ -7,8 +7,6 @@ missing ones in order, each in its own transaction. A store written by a newer f
 
 from __future__ import annotations
 
-from fimiscope._sql import first_row
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from fimiscope import __version__
+from fimiscope._sql import first_row
 from fimiscope.errors import SchemaVersionError
 from fimiscope.store.schema import CORE_TABLES, SCHEMA_META, Table
 
@@ -52,9 +51,11 @@ def all_migrations() -> list[Migration]:
 
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
-    exists = first_row(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_meta'"
-    ))
+    exists = first_row(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_meta'"
+        )
+    )
     if not exists or not exists[0]:
         return set()
     return {int(r[0]) for r in con.execute("SELECT version FROM schema_meta").fetchall()}

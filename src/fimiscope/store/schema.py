@@ -48,11 +48,16 @@ class Table:
         return tuple(c.name for c in self.columns)
 
 
-def C(name: str, type_: str, doc: str, *, not_null: bool = False) -> Column:  # noqa: N802
+def C(name: str, type_: str, doc: str, *, not_null: bool = False) -> Column:
     return Column(name, type_, doc, not_null)
 
 
-PLATFORM = C("platform", "VARCHAR", "Platform: `x`, `bluesky`, `telegram`, `line`, or a user-given name.", not_null=True)
+PLATFORM = C(
+    "platform",
+    "VARCHAR",
+    "Platform: `x`, `bluesky`, `telegram`, `line`, or a user-given name.",
+    not_null=True,
+)
 SOURCE_ID = C("source_id", "BIGINT", "The `sources.source_id` of the file this row came from.")
 
 SCHEMA_META = Table(
@@ -73,7 +78,12 @@ SOURCES = Table(
     (
         C("source_id", "BIGINT", "Surrogate key.", not_null=True),
         C("path", "VARCHAR", "Path as given when ingested (absolute)."),
-        C("sha256", "VARCHAR", "SHA-256 of the file's bytes as stored (compressed if it was).", not_null=True),
+        C(
+            "sha256",
+            "VARCHAR",
+            "SHA-256 of the file's bytes as stored (compressed if it was).",
+            not_null=True,
+        ),
         C("format", "VARCHAR", "Format name from the format registry.", not_null=True),
         C("size_bytes", "BIGINT", "File size in bytes."),
         C("records", "BIGINT", "Records read (lines, messages or rows, by format)."),
@@ -93,7 +103,12 @@ ACCOUNTS = Table(
     "One row per platform account. The first ingested profile snapshot is kept; later files fill only missing values.",
     (
         PLATFORM,
-        C("account_id", "VARCHAR", "Platform id (X user id, Bluesky DID, Telegram `user123`/`channel123`, or a hashed id from an IO archive).", not_null=True),
+        C(
+            "account_id",
+            "VARCHAR",
+            "Platform id (X user id, Bluesky DID, Telegram `user123`/`channel123`, or a hashed id from an IO archive).",
+            not_null=True,
+        ),
         C("handle", "VARCHAR", "Handle as written (`username`, `screen_name`, Bluesky handle)."),
         C("handle_norm", "VARCHAR", "Handle folded: NFKC, lower case, no leading `@`."),
         C("display_name", "VARCHAR", "Display name as written."),
@@ -108,7 +123,11 @@ ACCOUNTS = Table(
         C("default_profile_image", "BOOLEAN", "Profile picture is the platform default."),
         C("profile_image_url", "VARCHAR", "Profile picture URL."),
         C("lang", "VARCHAR", "Declared account language, where exported."),
-        C("first_seen_at", "TIMESTAMPTZ", "Earliest action of the account seen in any ingested file."),
+        C(
+            "first_seen_at",
+            "TIMESTAMPTZ",
+            "Earliest action of the account seen in any ingested file.",
+        ),
         SOURCE_ID,
     ),
     key=("platform", "account_id"),
@@ -119,15 +138,41 @@ POSTS = Table(
     "One row per post, repost, quote or reply. A repost is a row of its own, pointing at what it reposts.",
     (
         PLATFORM,
-        C("post_id", "VARCHAR", "Platform id (X tweet id, Bluesky AT-URI, Telegram `channel/msg`).", not_null=True),
-        C("account_id", "VARCHAR", "Author's `accounts.account_id`; NULL when the export hides it."),
+        C(
+            "post_id",
+            "VARCHAR",
+            "Platform id (X tweet id, Bluesky AT-URI, Telegram `channel/msg`).",
+            not_null=True,
+        ),
+        C(
+            "account_id",
+            "VARCHAR",
+            "Author's `accounts.account_id`; NULL when the export hides it.",
+        ),
         C("created_at", "TIMESTAMPTZ", "Posting time (UTC); NULL when unknown."),
-        C("kind", "VARCHAR", "`post`, `repost`, `quote` or `reply` (a reply that also quotes is a `reply`; see `post_refs`).", not_null=True),
-        C("ref_post_id", "VARCHAR", "The reposted, quoted or replied-to post (the primary reference)."),
+        C(
+            "kind",
+            "VARCHAR",
+            "`post`, `repost`, `quote` or `reply` (a reply that also quotes is a `reply`; see `post_refs`).",
+            not_null=True,
+        ),
+        C(
+            "ref_post_id",
+            "VARCHAR",
+            "The reposted, quoted or replied-to post (the primary reference).",
+        ),
         C("ref_account_id", "VARCHAR", "Author of `ref_post_id`, when known."),
         C("conversation_id", "VARCHAR", "Thread / conversation root."),
-        C("text", "VARCHAR", "Text exactly as exported (full `note_tweet` text when the export has it)."),
-        C("text_norm", "VARCHAR", "Text normalised: NFKC (width folding), lower case, whitespace collapsed."),
+        C(
+            "text",
+            "VARCHAR",
+            "Text exactly as exported (full `note_tweet` text when the export has it).",
+        ),
+        C(
+            "text_norm",
+            "VARCHAR",
+            "Text normalised: NFKC (width folding), lower case, whitespace collapsed.",
+        ),
         C("lang", "VARCHAR", "Language code given by the platform or the post."),
         C("client", "VARCHAR", "Posting client (`source` on X), when exported."),
         C("like_count", "BIGINT", "Likes reported by the platform at collection time."),
@@ -135,8 +180,16 @@ POSTS = Table(
         C("reply_count", "BIGINT", "Replies reported at collection time."),
         C("quote_count", "BIGINT", "Quotes reported at collection time."),
         C("view_count", "BIGINT", "Impressions / views reported at collection time."),
-        C("is_truncated", "BOOLEAN", "The export's text is cut short and no full text was available."),
-        C("is_stub", "BOOLEAN", "Known only as a reference (e.g. a deleted or not-included tweet); no content."),
+        C(
+            "is_truncated",
+            "BOOLEAN",
+            "The export's text is cut short and no full text was available.",
+        ),
+        C(
+            "is_stub",
+            "BOOLEAN",
+            "Known only as a reference (e.g. a deleted or not-included tweet); no content.",
+        ),
         C("withheld", "VARCHAR", "Withholding notice (country codes), if any."),
         C("url", "VARCHAR", "Permalink, when derivable."),
         SOURCE_ID,
@@ -165,7 +218,11 @@ ENGAGEMENTS = Table(
         C("account_id", "VARCHAR", "Who acted.", not_null=True),
         C("kind", "VARCHAR", "`like`, `follow`, or another reaction name.", not_null=True),
         C("target_post_id", "VARCHAR", "The post acted on (likes)."),
-        C("target_account_id", "VARCHAR", "The account acted on (follows; author of the liked post when known)."),
+        C(
+            "target_account_id",
+            "VARCHAR",
+            "The account acted on (follows; author of the liked post when known).",
+        ),
         C("at", "TIMESTAMPTZ", "When (UTC); NULL when the platform does not say (X likes)."),
         SOURCE_ID,
     ),
@@ -181,7 +238,12 @@ POST_URLS = Table(
         C("position", "INTEGER", "Order of the link in the post (0-based).", not_null=True),
         C("url", "VARCHAR", "Link as written (e.g. the `t.co` short link)."),
         C("expanded_url", "VARCHAR", "Expanded link from the export, when given."),
-        C("url_norm", "VARCHAR", "Normalised link (see `docs/methods.md`); `t.co` kept when not expanded.", not_null=True),
+        C(
+            "url_norm",
+            "VARCHAR",
+            "Normalised link (see `docs/methods.md`); `t.co` kept when not expanded.",
+            not_null=True,
+        ),
         C("domain", "VARCHAR", "Host of `url_norm` without `www.`."),
     ),
     key=("platform", "post_id", "position"),
@@ -195,7 +257,12 @@ POST_HASHTAGS = Table(
         C("post_id", "VARCHAR", "The post.", not_null=True),
         C("position", "INTEGER", "Order in the post (0-based).", not_null=True),
         C("tag", "VARCHAR", "Tag as written, without `#`."),
-        C("tag_norm", "VARCHAR", "Tag folded: NFKC (full-width `＃` and letters), lower case.", not_null=True),
+        C(
+            "tag_norm",
+            "VARCHAR",
+            "Tag folded: NFKC (full-width `＃` and letters), lower case.",
+            not_null=True,
+        ),
     ),
     key=("platform", "post_id", "position"),
 )
@@ -221,7 +288,11 @@ POST_MEDIA = Table(
         PLATFORM,
         C("post_id", "VARCHAR", "The post.", not_null=True),
         C("position", "INTEGER", "Order in the post (0-based).", not_null=True),
-        C("media_key", "VARCHAR", "Platform media key or content id (X `media_key`, Bluesky blob CID)."),
+        C(
+            "media_key",
+            "VARCHAR",
+            "Platform media key or content id (X `media_key`, Bluesky blob CID).",
+        ),
         C("media_type", "VARCHAR", "`photo`, `video`, `animated_gif`, ..."),
         C("url", "VARCHAR", "Media URL or preview URL."),
         C("phash", "VARCHAR", "Perceptual hash, when computed from the file."),
@@ -237,7 +308,11 @@ REJECTS = Table(
         C("path", "VARCHAR", "The file's path."),
         C("format", "VARCHAR", "The format it was read as."),
         C("line", "BIGINT", "1-based line number (line-based formats), else NULL."),
-        C("byte_offset", "BIGINT", "Byte offset of the record in the (uncompressed) stream, when known."),
+        C(
+            "byte_offset",
+            "BIGINT",
+            "Byte offset of the record in the (uncompressed) stream, when known.",
+        ),
         C("location", "VARCHAR", "Where inside the record (e.g. `data[3].created_at`)."),
         C("reason", "VARCHAR", "Why it was rejected.", not_null=True),
         C("excerpt", "VARCHAR", "The first 500 characters of the raw record."),
@@ -254,7 +329,11 @@ RUNS = Table(
         C("parameters", "JSON", "Every parameter, defaults included."),
         C("seed", "BIGINT", "Random seed, when the stage is random."),
         C("fimiscope_version", "VARCHAR", "fimiscope version."),
-        C("input_digest", "VARCHAR", "SHA-256 over the inputs (file hashes, or the store's source hashes)."),
+        C(
+            "input_digest",
+            "VARCHAR",
+            "SHA-256 over the inputs (file hashes, or the store's source hashes).",
+        ),
         C("status", "VARCHAR", "`running`, `ok` or `failed`."),
         C("message", "VARCHAR", "Summary or error message."),
         C("started_at", "TIMESTAMPTZ", "Start (UTC)."),

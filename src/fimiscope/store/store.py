@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fimiscope._sql import first_row
-
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,7 +13,7 @@ import duckdb
 import orjson
 
 from fimiscope import __version__
-from fimiscope._sql import quote_ident
+from fimiscope._sql import first_row, quote_ident
 from fimiscope.errors import ConfigError, NotFoundError, StoreError
 from fimiscope.store.migrations import migrate
 
@@ -91,7 +89,9 @@ class Store:
         self.con.execute("COMMIT")
 
     # -- queries ------------------------------------------------------------------------------
-    def sql(self, query: str, params: Mapping[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def sql(
+        self, query: str, params: Mapping[str, Any] | list[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         return self.con.execute(query, params or []).fetchall()
 
     def count(self, table: str) -> int:
@@ -172,11 +172,13 @@ class Store:
         return out
 
     def latest_run(self, stage: str) -> str | None:
-        row = first_row(self.con.execute(
-            "SELECT run_id FROM runs WHERE stage = ? AND status = 'ok' "
-            "ORDER BY finished_at DESC LIMIT 1",
-            [stage],
-        ))
+        row = first_row(
+            self.con.execute(
+                "SELECT run_id FROM runs WHERE stage = ? AND status = 'ok' "
+                "ORDER BY finished_at DESC LIMIT 1",
+                [stage],
+            )
+        )
         return row[0] if row else None
 
     def source_digest(self) -> str:

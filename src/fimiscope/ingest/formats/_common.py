@@ -13,7 +13,7 @@ from fimiscope.ingest.source import SourceFile
 def first_json_value(source: SourceFile) -> Any | None:
     """The first JSON value of the file: its first line if that parses, else the whole head."""
     head = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head[:1] in (b"{", b"["):
+    if head[:1] not in (b"{", b"["):
         return None
     line = source.first_line().lstrip(b"\xef\xbb\xbf")
     try:
