@@ -26,7 +26,7 @@ for _name in _COMMAND_MODULES:
     try:
         importlib.import_module(_name)
     except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
+        if not (_exc.name and (_name == _exc.name or _name.startswith(_exc.name + "."))):
             raise
 
 

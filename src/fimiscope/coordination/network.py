@@ -102,10 +102,11 @@ def group_evidence(
         '  count(*) AS actions, min("at") AS first_at, max("at") AS last_at, '
         '  list(post_id ORDER BY "at") FILTER (WHERE post_id IS NOT NULL)[1:5] AS posts '
         "  FROM g GROUP BY ALL HAVING count(DISTINCT account_id) >= 2), "
-        "r AS (SELECT *, row_number() OVER (PARTITION BY group_id ORDER BY accounts DESC, "
-        "  actions DESC, target) AS rn FROM t) "
+        # Top targets per trace, so every trace's evidence is shown (not only the busiest).
+        "r AS (SELECT *, row_number() OVER (PARTITION BY group_id, trace ORDER BY accounts "
+        "  DESC, actions DESC, target) AS rn FROM t) "
         "SELECT group_id, trace, target, accounts, actions, first_at, last_at, posts "
-        "FROM r WHERE rn <= ? ORDER BY group_id, rn",
+        "FROM r WHERE rn <= ? ORDER BY group_id, trace, rn",
         [top],
     ).fetchall()
     for gid, trace, target, accounts, actions_n, first, last, posts in rows:

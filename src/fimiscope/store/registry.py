@@ -36,7 +36,8 @@ def subsystem_migrations() -> list[Migration]:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
+            # The subsystem (or its schema module) is not part of this installation.
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
                 continue
             raise
         for version, description, tables, statements in module.MIGRATIONS:
