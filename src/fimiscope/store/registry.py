@@ -13,13 +13,15 @@ if TYPE_CHECKING:
     from fimiscope.store.migrations import Migration
 
 # Each subsystem owns a block of migration numbers, so that they never collide:
-# core 1-9, coordination 10-19, characterize 20-29, narratives 30-39, review 40-49, monitor 50-59.
+# core 1-9, coordination 10-19, characterize 20-29, narratives 30-39, review 40-49, monitor 50-59,
+# web 60-69.
 _SUBSYSTEMS: tuple[str, ...] = (
     "fimiscope.coordination.schema",
     "fimiscope.characterize.schema",
     "fimiscope.narratives.schema",
     "fimiscope.review.schema",
     "fimiscope.monitor.schema",
+    "fimiscope.web.schema",
 )
 
 
