@@ -134,10 +134,44 @@ def formats(json: JsonOpt = False) -> None:
 
 @app.command()
 def export(
-    table: Annotated[str, typer.Argument(help="Table to export (see `fimiscope info`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (folder: research).")],
+    table: Annotated[
+        str | None,
+        typer.Argument(help="Table to export (parquet/csv; see `fimiscope info`)."),
+    ] = None,
     store: StoreOpt = Path(DEFAULT_STORE),
-    format: Annotated[str, typer.Option("--format", "-f", help="parquet or csv.")] = "parquet",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="parquet or csv (a table); stix (STIX 2.1 bundle with DISARM); notice (a "
+            "platform notice, JSON or CSV by the --out suffix); research (pseudonymised "
+            "Parquet + GEXF of a detect run into the --out folder).",
+        ),
+    ] = "parquet",
+    platform: Annotated[
+        str | None, typer.Option(help="Platform of a notice, e.g. x or bluesky.")
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Detect run (default: the latest).")
+    ] = None,
+    include: Annotated[
+        str,
+        typer.Option(help="confirmed (default: analyst-confirmed findings only) or all (a draft)."),
+    ] = "confirmed",
+    tlp: Annotated[str, typer.Option(help="TLP marking of a STIX bundle.")] = "amber",
+    public_accounts: Annotated[
+        Path | None,
+        typer.Option(help="File of public-interest accounts that stay named (platform:handle)."),
+    ] = None,
+    disarm_mapping: Annotated[
+        Path | None,
+        typer.Option(help="JSON overrides of the DISARM mapping rules {rule: [technique ids]}."),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option(envvar="FIMISCOPE_ACTOR", help="Who exports (audit log).")
+    ] = None,
     raw: Annotated[
         bool,
         typer.Option(
@@ -154,15 +188,63 @@ def export(
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Export a table to Parquet or CSV. Account identifiers are pseudonymised unless --raw.
+    """Export a table (Parquet/CSV), a STIX 2.1 bundle, a platform notice or research files.
 
-    CSV cells that a spreadsheet would run as formulas are neutralised with a leading apostrophe.
+    Account identifiers are pseudonymised unless --raw. CSV cells that a spreadsheet would run
+    as formulas are neutralised with a leading apostrophe. Every export is written to the
+    store's audit log.
     """
-    from fimiscope.report.pseudonymise import Pseudonymiser, export_table
+    from fimiscope.errors import ConfigError
 
-    with open_store(store, read_only=True) as st:
+    if format in ("stix", "notice", "research"):
+        from fimiscope import report
+
+        with open_store(store) as st:
+            if format == "stix":
+                paths = [
+                    report.write_stix(
+                        st, out, run_id=run, include=include, tlp=tlp, pseudonymise=not raw,
+                        key_path=key_file, actor=actor, public_accounts=public_accounts,
+                        mapping=disarm_mapping,
+                    )
+                ]  # fmt: skip
+            elif format == "notice":
+                if not platform:
+                    raise ConfigError("--platform", "export --format notice", "a platform", None)
+                paths = [
+                    report.write_notice(
+                        st, out, platform=platform,
+                        fmt="csv" if out.suffix.lower() == ".csv" else "json", run_id=run,
+                        include=include, pseudonymise=not raw, key_path=key_file, actor=actor,
+                        public_accounts=public_accounts,
+                    )
+                ]  # fmt: skip
+            else:
+                if raw:
+                    raise ConfigError("--raw", "export --format research", "not given", True)
+                paths = report.write_research(st, out, run_id=run, key_path=key_file, actor=actor)
+        result = {"format": format, "out": [str(p) for p in paths], "pseudonymised": not raw}
+        if json:
+            print_json(result)
+        else:
+            for p in paths:
+                typer.echo(f"wrote {p}" + ("" if raw else " (account identifiers pseudonymised)"))
+        return
+    if table is None:
+        raise ConfigError("TABLE", "export", f"a table name with --format {format}", None)
+    from fimiscope.report.pseudonymise import Pseudonymiser, export_table
+    from fimiscope.review import audit, default_actor
+
+    with open_store(store) as st:
         pseudo = None if raw else Pseudonymiser.from_key_file(key_file)
         n = export_table(st, table, out, fmt=format, pseudonymiser=pseudo)
+        audit(
+            st,
+            actor=actor or default_actor(),
+            action="export",
+            detail={"what": f"table-{format}", "table": table, "where": [str(out.resolve())],
+                    "run_ids": [], "raw_identifiers": raw, "rows": n},
+        )  # fmt: skip
     result = {"table": table, "rows": n, "out": str(out), "pseudonymised": not raw}
     if json:
         print_json(result)
