@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fimiscope.errors import FormatMismatchError, IngestError, UnknownFormatError
-from fimiscope.ingest import ingest, merge
+from fimiscope.ingest import ingest, merge, staging
 from fimiscope.store import Store
 from tests.conftest import FIXTURES, page, tweet, user
 
@@ -220,13 +220,19 @@ def test_failure_during_merge_leaves_the_store_as_it_was(
     path = tmp_path / "more.jsonl"
     path.write_bytes(page([tweet(5, 5, "more")]))
 
-    def boom(con: object, source_id: int) -> None:
+    def boom(con: object, stage: object, source_id: int) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(merge, "_merge_engagements", boom)
     with pytest.raises(RuntimeError):
         ingest(store, path)
     assert snapshot(store) == before
+    assert staging_dirs(store) == []  # the staged files are gone too
+
+
+def staging_dirs(store: Store) -> list[Path]:
+    db = Path(store.path)
+    return sorted(db.parent.glob(f".{db.name}.ingest-*"))
 
 
 def test_kill_during_ingest_leaves_the_store_unchanged(tmp_path: Path) -> None:
@@ -260,3 +266,42 @@ def test_kill_during_ingest_leaves_the_store_unchanged(tmp_path: Path) -> None:
     with Store(db) as s:
         assert snapshot(s) == before
         assert ingest(s, big)[0].posts == 250_001  # and the file can be ingested afterwards
+        # whatever the killed process had staged beside the store is gone
+        assert staging_dirs(s) == []
+
+
+def test_failure_while_staging_leaves_the_store_and_no_files(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(store, SEARCH)
+    before = snapshot(store)
+    path = tmp_path / "more.jsonl"
+    path.write_bytes(b"".join(page([tweet(10 + i, 5, f"more {i}")]) for i in range(30)))
+    real = staging.StageFiles.append
+    calls = []
+
+    def append_then_fail(self: staging.StageFiles, table: str, batch: object) -> None:
+        calls.append(table)
+        real(self, table, batch)  # type: ignore[arg-type]
+        assert list(self.dir.glob(f"{table}-*.parquet")), "rows are staged as Parquet"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(staging.StageFiles, "append", append_then_fail)
+    with pytest.raises(IngestError, match="disk full"):
+        ingest(store, path, batch_size=5)
+    assert calls, "the failure must come from staging"
+    assert snapshot(store) == before
+    assert staging_dirs(store) == []
+
+
+def test_folders_of_killed_ingests_are_removed_by_the_next(store: Store, tmp_path: Path) -> None:
+    db = Path(store.path)
+    # what a process killed while staging leaves (its pid cannot be ours)
+    stale = db.parent / f".{db.name}.ingest-{os.getpid() + 1}-0123456789ab"
+    stale.mkdir()
+    (stale / "posts-000001.parquet").write_bytes(b"half written")
+    other = db.parent / "ingest-notes.txt"  # not ours: left alone
+    other.write_text("keep")
+    ingest(store, SEARCH)
+    assert not stale.exists() and other.exists()
+    assert staging_dirs(store) == []

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from fimiscope._sql import quote_ident
-from fimiscope.ingest import ingest, merge
+from fimiscope.ingest import ingest, staging
 from fimiscope.ingest.formats import x_v2_sql
 from fimiscope.store import Store
 
@@ -236,9 +236,11 @@ def test_dirty_chunk_among_clean_ones(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "42" in post_ids and "41" not in post_ids and "43" not in post_ids
 
 
-def test_append_of_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
-    """DuckDB 2.0 drops the rows of a parallel insert of a full row group or more into a table
-    created in the same transaction; `append_stage` inserts on one thread."""
+def test_staging_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
+    """Staged rows live in Parquet files beside the store (DuckDB 2.0 dropped the rows of a
+    parallel insert of a full row group into a table created in the same transaction, which
+    the former staging tables had to work around); every row of a large batch, read back
+    in parallel in the merge's transaction, is there once, and the folder goes at the end."""
     n = 300_000
     batch = pa.table({
         "platform": ["x"] * n, "post_id": [str(i) for i in range(n)],
@@ -246,14 +248,11 @@ def test_append_of_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
         "ref_account_id": [None] * n, "_seq": pa.array(range(n), pa.int64()),
     })
     batch = pa.Table.from_batches(batch.to_batches(max_chunksize=2048 * 60))
-    with Store(tmp_path / "s.duckdb") as st, st.transaction():
-        merge.create_stages(st.con)
-        merge.append_stage(st.con, "post_refs", batch)
-        got = st.con.execute(
-            f"SELECT count(post_id), count(DISTINCT post_id) FROM {merge.stage_name('post_refs')}"
-        ).fetchall()
-        assert got == [(n, n)]
-        threads = st.con.execute("SELECT current_setting('threads')").fetchall()
-        merge.drop_stages(st.con)
     with Store(tmp_path / "s.duckdb") as st:
-        assert st.con.execute("SELECT current_setting('threads')").fetchall() == threads
+        with staging.StageFiles(st.path) as stage, st.transaction():
+            stage.append("post_refs", batch)
+            refs = staging.source("post_refs")
+            sql = f"SELECT count(post_id), count(DISTINCT post_id) FROM {refs}"
+            assert st.con.execute(sql, stage.params(sql)).fetchall() == [(n, n)]
+            assert stage.dir.parent == tmp_path
+        assert not stage.dir.exists()

@@ -17,6 +17,7 @@ from fimiscope._sql import first_row
 from fimiscope.errors import FimiscopeError, IngestError
 from fimiscope.ingest import merge as _merge
 from fimiscope.ingest import registry
+from fimiscope.ingest import staging as _staging
 from fimiscope.ingest.sink import Sink
 from fimiscope.ingest.source import SourceFile, sha256_file
 from fimiscope.store import Store
@@ -183,47 +184,49 @@ def ingest_file(
     if path.stat().st_size == 0:
         raise IngestError(path, "the file is empty")
     fmt = registry.detect(source, format)
-    row = first_row(con.execute("SELECT nextval('source_id_seq')"))
-    assert row is not None
-    source_id = int(row[0])
+    # Parsed rows are staged in Parquet files outside the store; the store changes only in
+    # the merge, one transaction per file (see `staging`).
+    _staging.remove_stale(store.path)
+    with _staging.StageFiles(store.path) as stage:
 
-    def on_batch(table: str, batch: Any) -> None:
-        _merge.append_stage(con, table, batch)
-        if progress is not None:
-            progress(path, sink.records)
+        def on_batch(table: str, batch: Any) -> None:
+            stage.append(table, batch)
+            if progress is not None:
+                progress(path, sink.records)
 
-    _merge.register_functions(con)
-    sink = Sink(on_batch, batch_size=batch_size, con=con)
-    try:
-        with store.transaction():
-            _merge.create_stages(con)
-            try:
-                fmt.parse(source, sink)
-            except FimiscopeError:
-                raise
-            except (ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
-                    EOFError, UnicodeDecodeError) as exc:
-                raise IngestError(path, f"cannot be read as {fmt.description}: "
-                                        f"{type(exc).__name__}: {exc}") from exc
-            sink.flush()
-            if sink.records == 0:
-                raise IngestError(path, f"no records found; expected {fmt.expected}")
-            if sink.rejected == sink.records:
-                raise IngestError(
-                    path, f"every one of its {sink.records} records was rejected; "
-                          f"is it really {fmt.description}? (expected {fmt.expected})")
-            counts = _merge.merge(con, source_id)
-            now = datetime.now(UTC)
-            _merge.insert_rejects(con, source_id, str(source.path), fmt.name, now)
-            con.execute(
-                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [source_id, str(source.path), sha, fmt.name, path.stat().st_size, sink.records,
-                 counts["posts"], counts["accounts"], counts["engagements"], sink.rejected,
-                 sink.cursor, now, run_id],
-            )
-            _merge.drop_stages(con)
-    except duckdb.Error as exc:
-        raise IngestError(path, f"the store refused the data: {str(exc).splitlines()[0]}") from exc
+        sink = Sink(on_batch, batch_size=batch_size, con=con)
+        try:
+            fmt.parse(source, sink)
+        except FimiscopeError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
+                EOFError, UnicodeDecodeError, duckdb.Error) as exc:
+            raise IngestError(path, f"cannot be read as {fmt.description}: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        sink.flush()
+        if sink.records == 0:
+            raise IngestError(path, f"no records found; expected {fmt.expected}")
+        if sink.rejected == sink.records:
+            raise IngestError(
+                path, f"every one of its {sink.records} records was rejected; "
+                      f"is it really {fmt.description}? (expected {fmt.expected})")
+        try:
+            with store.transaction():
+                row = first_row(con.execute("SELECT nextval('source_id_seq')"))
+                assert row is not None
+                source_id = int(row[0])
+                counts = _merge.merge(con, stage, source_id)
+                now = datetime.now(UTC)
+                _merge.insert_rejects(con, stage, source_id, str(source.path), fmt.name, now)
+                con.execute(
+                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [source_id, str(source.path), sha, fmt.name, path.stat().st_size,
+                     sink.records, counts["posts"], counts["accounts"], counts["engagements"],
+                     sink.rejected, sink.cursor, now, run_id],
+                )
+        except duckdb.Error as exc:
+            raise IngestError(path, f"the store refused the data: "
+                                    f"{str(exc).splitlines()[0]}") from exc
     return IngestInfo(str(path), fmt.name, sha, source_id, run_id, sink.records, counts["posts"],
                       counts["accounts"], counts["engagements"], sink.rejected, False,
                       time.perf_counter() - started)

@@ -4,8 +4,9 @@ A parser calls :meth:`Sink.post`, :meth:`Sink.account`, ... for each thing it fi
 ``with sink.record(...)`` for each record of the file. A record that raises ``ValueError``,
 ``KeyError``, ``TypeError`` or ``AttributeError`` is undone as a whole and quarantined in
 ``rejects`` with its line, byte offset and reason; the rest of the file goes on. Rows are
-buffered in Python lists and flushed as Arrow batches into staging tables, so memory stays
-bounded whatever the file size.
+buffered in Python lists and flushed as Arrow batches to ``on_batch`` (the ingest stages them
+as Parquet files, see :mod:`fimiscope.ingest.staging`), so memory stays bounded whatever the
+file size.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import pyarrow as pa
 _TS = pa.timestamp("us", tz="UTC")
 
 # Staging columns per canonical table, with Arrow types. `_seq` orders rows within a file.
-# Normalised columns (text_norm, handle_norm, tag_norm, url_norm, domain) are not staged:
-# the merge computes them with the vectorised functions of `normalise`, for every format alike.
+# Normalised columns (text_norm, handle_norm, tag_norm, url_norm, domain) are not part of a
+# parser's rows: staging adds them with the vectorised functions of `normalise`, for every
+# format alike (see `staging.DERIVED`).
 STAGE_SCHEMAS: dict[str, pa.Schema] = {
     "accounts": pa.schema([
         ("platform", pa.string()), ("account_id", pa.string()), ("handle", pa.string()),
