@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 DEMO_ACTIONS ?= 200000
-EXTRAS := dev,spark,nlp,report,web,monitor
+EXTRAS := dev,spark,nlp,report,web,monitor,media,fast
 
 .PHONY: demo test lint bench clean env browser
 

@@ -51,9 +51,12 @@ def _label(n: int) -> str:
 
 # -- measuring a child process tree -------------------------------------------------------------
 def run_measured(cmd: list[str], *, timeout: float | None = None) -> dict:
+    import resource
+
     import psutil
 
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -90,8 +93,10 @@ def run_measured(cmd: list[str], *, timeout: float | None = None) -> dict:
         out, err = proc.communicate()
     stop.set()
     th.join()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "wall_s": time.perf_counter() - t0,
+        "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
         "peak_rss": peak["tree"],
         "peak_rss_single": peak["single"],
         "timed_out": timed_out,
@@ -116,7 +121,13 @@ def fimiscope_worker(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     con.execute(f"CREATE TABLE acts AS SELECT * FROM read_parquet('{args.actions}')")
     load = time.perf_counter() - t
-    t = time.perf_counter()
+    import resource
+
+    def cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+
+    t, c = time.perf_counter(), cpu()
     pair_counts(
         con,
         "acts",
@@ -126,7 +137,12 @@ def fimiscope_worker(args: argparse.Namespace) -> None:
         out="pairs",
     )
     pairs = time.perf_counter() - t
-    res = {"load_s": load, "pairs_s": pairs}
+    res = {
+        "load_s": load,
+        "pairs_s": pairs,
+        "pairs_cpu_s": cpu() - c,
+        "engine": getattr(pair_counts, "last_engine", "sql"),
+    }
     if args.qut_compatible:
         t = time.perf_counter()
         qut_network(
@@ -263,7 +279,9 @@ def main() -> None:
     ap.add_argument("--n-cpus", type=int, default=os.cpu_count() or 2, help="peer --n_cpus")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads")
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit")
-    ap.add_argument("--partitions", type=int, default=4, help="pair_counts partitions")
+    ap.add_argument(
+        "--partitions", type=int, default=None, help="pair_counts partitions (default: automatic)"
+    )
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
@@ -324,16 +342,16 @@ def main() -> None:
             str(args.threads),
             "--memory-limit",
             args.memory_limit,
-            "--partitions",
-            str(args.partitions),
         ]
+        if args.partitions is not None:
+            cmd += ["--partitions", str(args.partitions)]
         if run_peer:
             cmd.append("--qut-compatible")
         fs = run_measured(cmd)
         if fs["returncode"] != 0:
             raise SystemExit(f"fimiscope failed:\n{fs['stderr']}")
         fs.update(json.loads(fs["stdout"].strip().splitlines()[-1]))
-        row = {"size": label, "fs": fs, "peer": None, "cmp": None}
+        row = {"size": label, "fs": fs, "peer": None, "cmp": None, "load_avg": os.getloadavg()}
         if run_peer:
             assert peer is not None
             peer_db = work / f"peer_{label}.db"
@@ -374,7 +392,8 @@ def main() -> None:
 def report(row: dict, args: argparse.Namespace, short: bool = False) -> None:
     fs, peer, cmp_ = row["fs"], row["peer"], row["cmp"]
     fs_line = (
-        f"fimiscope: pair step {fs['pairs_s']:.2f} s (load {fs['load_s']:.2f} s, process "
+        f"fimiscope ({fs['engine']}): pair step {fs['pairs_s']:.2f} s wall, {fs['pairs_cpu_s']:.2f} s CPU "
+        f"(load {fs['load_s']:.2f} s, process "
         f"{fs['wall_s']:.1f} s incl. qut-compatible {fs.get('qut_s', 0):.1f} s), "
         f"peak RSS {gb(fs['peak_rss'])}, {fs['edges']} edges"
     )
@@ -389,12 +408,16 @@ def report(row: dict, args: argparse.Namespace, short: bool = False) -> None:
         else:
             ratio = comp["wall_s"] / fs["pairs_s"]
             ratio_all = (pre["wall_s"] + comp["wall_s"]) / (fs["load_s"] + fs["pairs_s"])
+            cpu_ratio = comp["cpu_s"] / max(fs["pairs_cpu_s"], 1e-9)
             peer_line = (
-                f"peer: compute co_retweet {comp['wall_s']:.1f} s (+ preprocess {pre['wall_s']:.1f} s), "
+                f"peer: compute co_retweet {comp['wall_s']:.1f} s wall, {comp['cpu_s']:.1f} s CPU (+ preprocess {pre['wall_s']:.1f} s), "
                 f"peak RSS {gb(max(pre['peak_rss'], comp['peak_rss']))} (process tree); "
-                f"speed-up {ratio:.0f}x on the pair step, {ratio_all:.0f}x load+pairs"
+                f"speed-up {ratio:.0f}x on the pair step (wall), {cpu_ratio:.0f}x (CPU), {ratio_all:.0f}x load+pairs"
             )
-    print(f"[{row['size']}] {fs_line}\n[{row['size']}] {peer_line}")
+    load = " ".join(f"{x:.1f}" for x in row["load_avg"])
+    print(
+        f"[{row['size']}] {fs_line}\n[{row['size']}] {peer_line}\n[{row['size']}] load average (1, 5, 15 min) after fimiscope: {load}"
+    )
     if cmp_ and not short:
         c = cmp_
         print(

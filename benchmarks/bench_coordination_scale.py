@@ -16,7 +16,8 @@ The actions (one ``actions`` table in a DuckDB file) mimic a large X collection:
 * one planted bot group: ``--bots`` accounts reposting the same 300 posts, each time within
   20 s of one another at an arbitrary delay after publication.
 
-It prints the generation and load time, then the wall time and the peak resident memory of
+It prints the generation and load time, then the wall time, CPU seconds (user + sys, all
+threads) and the peak resident memory of
 ``pair_counts(window=60, min_activity=3, min_repetitions=3)`` (psutil, sampled every 50 ms
 over the whole process, DuckDB included), the number of pairs and whether the bot group's
 pairs were all found.
@@ -146,8 +147,14 @@ def main() -> None:
     out["memory_limit"] = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     out["threads"] = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     bot_first = con.execute("SELECT bot_first FROM meta").fetchall()[0][0]
+    import resource
+
+    def cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+
     with PeakRSS() as mem:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         pair_counts(
             con,
             "actions",
@@ -158,6 +165,8 @@ def main() -> None:
             out="pairs",
         )
         out["pair_counts_s"] = round(time.perf_counter() - t, 1)
+        out["pair_counts_cpu_s"] = round(cpu() - c, 1)
+        out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     out["peak_rss_gb"] = round(mem.peak / 2**30, 2)
     out["pairs"] = con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]
     bots = con.execute(
@@ -168,6 +177,8 @@ def main() -> None:
     n_bots = args.bots
     out["bot_pairs_found"] = f"{bots}/{n_bots * (n_bots - 1) // 2}"
     out["partitions_used"] = getattr(pair_counts, "last_partitions", args.partitions)
+    out["engine"] = getattr(pair_counts, "last_engine", "sql")
+    out["machine_cpus"] = os.cpu_count()
     con.execute("DROP TABLE pairs")
     con.close()
     print(json.dumps(out, indent=1))

@@ -175,3 +175,113 @@ def test_timing_trace_flags_scheduled_posters():
         r = detect(s, traces=("timing",), window=1, min_repetitions=2)
         members = {m for g in r.groups for m in g.members}
         assert members == {f"cron{c}" for c in range(4)}
+
+
+def test_since_until_restricts_actions_and_is_recorded():
+    """The bots act on 15 of the 80 posts (post p appears at T0 + p hours). A period that
+    ends before most of them leaves too few co-reposts for an edge; the full period finds them.
+    Actions are kept when since <= at < until, and the bounds are in the run's parameters."""
+    with _world() as s:
+        since, until = T0 + timedelta(hours=10), T0 + timedelta(hours=30)
+        r = detect(s, traces=("repost",), window=30, since=since, until=until)
+        params = s.run(r.run_id)["parameters"]
+        assert params["since"] == since.isoformat() and params["until"] == until.isoformat()
+        got = s.con.execute('SELECT min("at"), max("at"), count(*) FROM _fs_actions').fetchall()[0]
+        assert since <= got[0] and got[1] < until
+        want = s.con.execute(
+            "SELECT count(*) FROM posts WHERE kind = 'repost' AND created_at >= ? "
+            "AND created_at < ?",
+            [since, until],
+        ).fetchall()[0][0]
+        assert got[2] == want > 0
+        # naive datetimes are UTC; an empty period finds nothing; only `since` works alone
+        r2 = detect(
+            s, traces=("repost",), window=30, since=T0.replace(tzinfo=None) + timedelta(days=30)
+        )
+        assert r2.edges == 0 and r2.groups == ()
+        r3 = detect(s, traces=("repost",), window=30, since=T0)
+        assert [set(g.members) for g in r3.groups] == [{f"bot{b}" for b in range(6)}]
+        assert s.run(r3.run_id)["parameters"]["until"] is None
+
+
+def test_until_is_exclusive_and_period_is_checked():
+    with _world() as s:
+        first = s.con.execute("SELECT min(created_at) FROM posts WHERE kind = 'repost'").fetchall()[
+            0
+        ][0]
+        detect(s, traces=("repost",), window=30, until=first)
+        assert s.con.execute("SELECT count(*) FROM _fs_actions").fetchall()[0][0] == 0
+        detect(s, traces=("repost",), window=30, since=first, until=first + timedelta(seconds=1))
+        assert s.con.execute("SELECT count(*) FROM _fs_actions").fetchall()[0][0] >= 1
+        with pytest.raises(ConfigError):
+            detect(s, traces=("repost",), since=first, until=first)
+        with pytest.raises(ConfigError):
+            detect(s, traces=("repost",), since="2024-01-01")  # type: ignore[arg-type]
+
+
+def crowd_rows(seed: int = 8) -> list[tuple]:
+    """200 viral posts, each reposted within 10 s by 40 of 2,000 organic accounts; 8 bots
+    join the bursts of 15 of them. Rows for ``posts``."""
+    rnd = random.Random(seed)
+    rows, n = [], 0
+    bot_posts = set(rnd.sample(range(200), 15))
+    for p in range(200):
+        t = T0 + timedelta(hours=p)
+        rows.append(("x", f"v{p}", "author", t, "post", None))
+        actors = [f"o{m:04d}" for m in rnd.sample(range(2000), 40)]
+        if p in bot_posts:
+            actors += [f"cbot{b}" for b in range(8)]
+        for a in actors:
+            at_ = t + timedelta(seconds=600 + rnd.uniform(0, 9.9))
+            rows.append(("x", f"c{n}", a, at_, "repost", f"v{p}"))
+            n += 1
+    return rows
+
+
+INSERT_POSTS = (
+    "INSERT INTO posts (platform, post_id, account_id, created_at, kind, "
+    "ref_post_id) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def test_bots_piling_onto_viral_posts_are_found_by_crowd_membership():
+    """Every viral burst of :func:`crowd_rows` is a crowd cell (> max_cell 20), so no
+    co-repost counts there. Crowd co-membership under the popularity null: a bot pair shares
+    15 crowd targets where n_a n_b sum(c^2)/C^2 ~ 15 * 15 / 200 ~ 1.1 are expected
+    (p ~ 1e-12); organic pairs share 0-2. The bots are the one group, through
+    `repost_crowd`."""
+    s = Store(":memory:")
+    s.con.executemany(INSERT_POSTS, crowd_rows())
+    with s:
+        r = detect(s, traces=("repost",), window=30, max_cell=20)
+        assert [set(g.members) for g in r.groups] == [{f"cbot{b}" for b in range(8)}]
+        assert r.groups[0].traces == ("repost_crowd",)
+        assert r.edges == 28
+        # with the cap off, the same bursts are ordinary co-reposts (and cost 48^2 per post)
+        r2 = detect(s, traces=("repost",), window=30, max_cell=None)
+        assert s.run(r2.run_id)["parameters"]["max_cell"] is None
+        with pytest.raises(ConfigError):
+            detect(s, traces=("repost",), max_cell=1)
+
+
+def test_cli_detect_period_and_engine_check(tmp_path, capsys):
+    import orjson
+
+    from fimiscope.cli import main
+
+    path = tmp_path / "s.duckdb"
+    with _world() as mem:
+        mem.con.execute(f"ATTACH '{path}' AS f")
+        mem.con.execute("CREATE TABLE f.world AS SELECT * FROM posts")
+    with Store(path) as s:
+        s.con.execute("INSERT INTO posts BY NAME SELECT * FROM world")
+        s.con.execute("DROP TABLE world")
+    argv = ["detect", "--store", str(path), "--traces", "repost", "--window", "30", "--json"]
+    assert main([*argv, "--since", "2024-07-01", "--until", "2024-07-05T08:00:00"]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    with Store(path) as s:
+        params = s.run(out["run_id"])["parameters"]
+    assert params["since"] == "2024-07-01T00:00:00+00:00"
+    assert params["until"] == "2024-07-05T08:00:00+00:00"
+    assert main([*argv, "--engine", "hadoop"]) == 2
+    assert "engine" in capsys.readouterr().err

@@ -284,3 +284,113 @@ def test_automatic_partitions_give_the_same_pairs():
     ]
     assert run(acts, window=20, partitions=None) == run(acts, window=20, partitions=3)
     assert run(acts, window=20) == reference_pairs(acts, window=20)
+
+
+def _crowd_world(rnd: random.Random, n_posts: int, size: int, bots: int):
+    """``n_posts`` viral posts, each reposted by ``size`` organic accounts (drawn from a pool
+    of 20 * size) within one 10-s bucket, and by the same ``bots`` bot accounts too."""
+    acts = []
+    for p in range(n_posts):
+        base = 100_000 * (p + 1)
+        members = rnd.sample(range(20 * size), size)
+        acts += [
+            ("x", f"o{m:06d}", "repost", f"viral{p}", at(base + rnd.uniform(0, 9.9)), None)
+            for m in members
+        ]
+        acts += [
+            ("x", f"bot{b:02d}", "repost", f"viral{p}", at(base + rnd.uniform(0, 9.9)), None)
+            for b in range(bots)
+        ]
+    return acts
+
+
+def test_crowd_membership_pairs_find_a_network_piling_onto_viral_posts():
+    # 4 viral posts, each a crowd cell of 300 organic + 8 bots (> max_cell 100): no co-action
+    # counts, but the 8 bots were in all 4 crowds -> C(8,2) = 28 crowd pairs with 4 targets.
+    # An organic account is in a given crowd with p = 300/6,000 = 0.05: in all 4 with 6e-6
+    # (none of 6,000 expected) -- but in 3 of 4 with 5e-4 (~3 expected), so min_repetitions 4.
+    rnd = random.Random(5)
+    acts = _crowd_world(rnd, 4, 300, 8)
+    con = duckdb.connect()
+    load(con, acts)
+    pair_counts(
+        con,
+        "acts",
+        window=10,
+        min_repetitions=4,
+        max_cell=100,
+        crowd_out="crowd",
+        crowd_members_out="members",
+    )
+    assert con.execute("SELECT count(*) FROM pairs").fetchone() == (0,)
+    got = con.execute(
+        "SELECT account_a, account_b, trace, n_targets, first_at FROM crowd ORDER BY ALL"
+    ).fetchall()
+    bots = [f"bot{b:02d}" for b in range(8)]
+    assert [(a, b) for a, b, *_ in got] == [
+        (bots[i], bots[j]) for i in range(8) for j in range(i + 1, 8)
+    ]
+    assert {r[2:] for r in got} == {("repost_crowd", 4, None)}
+    # every crowd member is listed once per crowd target
+    assert con.execute("SELECT count(*), count(DISTINCT target) FROM members").fetchone() == (
+        4 * 308,
+        4,
+    )
+    # without crowd cells (max_cell None) the crowd outputs exist and are empty
+    pair_counts(con, "acts", window=10, max_cell=None, crowd_out="crowd", out="p2")
+    assert con.execute("SELECT count(*) FROM crowd").fetchone() == (0,)
+
+
+def test_one_post_reposted_50000_times_stays_bounded():
+    """50,000 reposts of one post within a minute (the crowd cap's case): with a memory limit
+    far below what 50,000**2 / 2 pairs need, the run finishes, pairs nobody, and the crowd
+    step joins nothing (nobody is in two crowds)."""
+    import time
+
+    rnd = random.Random(6)
+    con = duckdb.connect(config={"memory_limit": "400MB", "threads": 2})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE acts AS SELECT 'x' AS platform, 'u' || i AS account_id, "
+        "'repost' AS trace, 'hot' AS target, "
+        "TIMESTAMPTZ '2024-05-01 00:00:00+00' + to_microseconds(CAST(? * i AS BIGINT)) AS \"at\", "
+        "CAST(NULL AS VARCHAR) AS post_id FROM range(50000) t(i)",
+        [rnd.uniform(1000, 1100)],
+    )
+    t = time.perf_counter()
+    pair_counts(con, "acts", window=60, crowd_out="crowd", crowd_members_out="members")
+    assert time.perf_counter() - t < 30
+    assert con.execute("SELECT count(*) FROM pairs").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM crowd").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM members").fetchone() == (50000,)
+    assert pair_counts.last_crowd_rows == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("window", [None, 0, 7.5, 60])
+def test_sql_path_and_kernel_give_the_same_rows(window):
+    """The compiled kernel (default when numba is installed) and the SQL join + hash
+    aggregation are two implementations of one definition: same rows, bit for bit, on
+    repeated actions, two platforms and two traces."""
+    pytest.importorskip("numba")
+    rnd = random.Random(12)
+    acts = [
+        (
+            rnd.choice(["x", "bluesky"]),
+            f"u{rnd.randrange(25)}",
+            rnd.choice(["repost", "like"]),
+            f"p{rnd.randrange(15)}",
+            at(rnd.randrange(0, 40) + rnd.choice([0, 0.5, 0.000001])),
+            f"r{i}",
+        )
+        for i in range(1500)
+    ]
+    con = duckdb.connect()
+    load(con, acts)
+    kw = {"window": window, "min_activity": 2, "min_repetitions": 2}
+    pair_counts(con, "acts", kernel=False, out="p_sql", **kw)
+    pair_counts(con, "acts", kernel=True, out="p_kernel", **kw)
+    assert pair_counts.last_engine == "kernel"  # type: ignore[attr-defined]
+    sql = con.execute("SELECT * FROM p_sql ORDER BY ALL").fetchall()
+    assert len(sql) >= 10  # window 0 (exact ties only) has the fewest
+    assert con.execute("SELECT * FROM p_kernel ORDER BY ALL").fetchall() == sql
+    assert engine_pairs(con, "p_kernel") == reference_pairs(acts, **kw)

@@ -316,3 +316,80 @@ def test_bad_parameters_are_refused_before_spark_runs(spark):
         spark_pair_counts(spark, df, window=-1)
     with pytest.raises(ConfigError, match="`min_repetitions`"):
         spark_pair_counts(spark, df, window=60, min_repetitions=0)
+
+
+# -- the crowd rule and detect(engine="spark") ---------------------------------------------------
+def _crowded() -> pa.Table:
+    """Dense organic actions plus 12 viral bursts (crowd cells at max_cell 15) that 6 bots
+    join (8 of them)."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for i in range(3000):
+        rows.append(
+            (
+                "x",
+                f"u{int(rng.integers(20)):02d}",
+                "repost",
+                f"p{int(rng.integers(30))}",
+                s(float(rng.uniform(0, 600))),
+                f"m{i}",
+            )
+        )
+    for v in range(12):
+        base = 10_000 + 1000 * v
+        actors = [f"o{int(a):03d}" for a in rng.choice(300, 40, replace=False)]
+        actors += [f"bot{b}" for b in range(6)] if v < 8 else []
+        for j, a in enumerate(actors):
+            rows.append(
+                ("x", a, "repost", f"viral{v}", s(base + float(rng.uniform(0, 9))), f"v{v}-{j}")
+            )
+    return _table(rows)
+
+
+def test_crowd_rule_and_crowd_pairs_match_duckdb(spark):
+    from fimiscope.coordination.spark import PAIR_COLUMNS, spark_crowd_pairs
+
+    table = _crowded()
+    kw = {"window": 10, "min_activity": 2, "min_repetitions": 3}
+    expected = _duck(table, max_cell=15, **kw)
+    assert len(expected) > 50
+    assert expected != _duck(table, max_cell=None, **kw)  # the cap matters here
+    assert _spark(spark, table, max_cell=15, **kw) == expected
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("src", table)
+    con.execute("CREATE TABLE acts AS SELECT * FROM src")
+    pair_counts(con, "acts", max_cell=15, crowd_out="crowd", crowd_members_out="mem", **kw)
+    want = con.sql(PAIR_SQL.format(t="crowd")).fetchall()
+    want_mem = con.sql("SELECT * FROM mem ORDER BY ALL").fetchall()
+    pairs, members = spark_crowd_pairs(spark, spark.createDataFrame(table), max_cell=15, **kw)
+    assert tuple(pairs.columns) == PAIR_COLUMNS
+    got = sorted(tuple(r) for r in pairs.selectExpr(*SPARK_COLS).collect())
+    assert got == [tuple(r) for r in want]
+    bots = {(f"bot{i}", f"bot{j}") for i in range(6) for j in range(i + 1, 6)}
+    assert {(r[2], r[3]) for r in want if r[4] == 8} >= bots  # 8 shared crowds each
+    assert sorted(tuple(r) for r in members.collect()) == [tuple(r) for r in want_mem]
+
+
+def test_detect_on_spark_equals_detect_on_duckdb(spark):
+    """The whole detect run with the pair step on Spark writes the same edges, per-trace
+    evidence and groups as on DuckDB: timed co-reposts (the bots of ``_world``) and crowd
+    co-membership (the bots of ``crowd_rows``)."""
+    from fimiscope.coordination import detect
+
+    from .test_detect import INSERT_POSTS, _world, crowd_rows
+
+    with _world() as st:
+        st.con.executemany(INSERT_POSTS, crowd_rows())
+        kw = {"traces": ("repost",), "window": 30, "max_cell": 20}
+        runs = [detect(st, engine=e, **kw) for e in ("duckdb", "spark")]
+        q = "SELECT * EXCLUDE (run_id) FROM {t} WHERE run_id = ? ORDER BY ALL"
+        for t in ("coord_edges", "coord_edge_traces", "coord_members"):
+            a, b = (st.con.execute(q.format(t=t), [r.run_id]).fetchall() for r in runs)
+            assert a == b and len(a) > 0, t
+        groups = [sorted(set(g.members) for g in r.groups) for r in runs]
+        assert groups[0] == groups[1]
+        assert {f"bot{b}" for b in range(6)} in groups[0]
+        assert {f"cbot{b}" for b in range(8)} in groups[0]
+        assert st.run(runs[1].run_id)["parameters"]["engine"] == "spark"

@@ -294,3 +294,57 @@ def test_near_duplicate_clusters_small_inputs():
     assert near_duplicate_clusters([]).tolist() == []
     assert near_duplicate_clusters(["only one text here"]).tolist() == [0]
     assert near_duplicate_clusters(["ab", "ab", "abc"]).tolist() == [0, 0, 2]
+
+
+def test_repost_engagements_join_the_repost_trace_once():
+    """u1 reposted `orig` as a post and is also on its retweeted-by list (one action, the
+    post's); u2 and u3 are only on the list: u2 with a time (a `repost` action), u3 without
+    (`repost_untimed`, set-overlap evidence like X likes)."""
+    s = Store(":memory:")
+    c = s.con
+    c.execute(
+        "INSERT INTO posts (platform, post_id, account_id, created_at, kind) "
+        "VALUES ('x', 'orig', 'author', ?, 'post')",
+        [T0],
+    )
+    c.execute(
+        "INSERT INTO posts (platform, post_id, account_id, created_at, kind, ref_post_id) "
+        "VALUES ('x', 'rt1', 'u1', ?, 'repost', 'orig')",
+        [T0 + timedelta(seconds=5)],
+    )
+    for acct, at in (("u1", None), ("u2", T0 + timedelta(seconds=7)), ("u3", None)):
+        c.execute(
+            "INSERT INTO engagements VALUES ('x', ?, 'repost', 'orig', 'author', ?, NULL)",
+            [acct, at],
+        )
+    rows = c.sql(traces()["repost"].build(c)).fetchall()
+    got = sorted((r[1], r[2], r[4] is not None, r[5]) for r in rows)
+    assert got == [
+        ("u1", "repost", True, "rt1"),
+        ("u2", "repost", True, None),
+        ("u3", "repost_untimed", False, None),
+    ]
+    assert {r[6] for r in rows} == {T0}  # t0: the reposted post's creation
+    s.close()
+
+
+def test_link_and_hashtag_give_one_action_per_post_and_target():
+    """A post that carries the same URL twice (and the same tag twice) is one action."""
+    s = Store(":memory:")
+    c = s.con
+    c.execute(
+        "INSERT INTO posts (platform, post_id, account_id, created_at, kind) "
+        "VALUES ('x', 'p', 'u1', ?, 'post')",
+        [T0],
+    )
+    for pos in (0, 1):
+        c.execute(
+            "INSERT INTO post_urls VALUES ('x', 'p', ?, 'u', NULL, 'https://a.example/x', "
+            "'a.example')",
+            [pos],
+        )
+        c.execute("INSERT INTO post_hashtags VALUES ('x', 'p', ?, 'Tag', 'tag')", [pos])
+    for name in ("link", "domain", "hashtag"):
+        rows = c.sql(traces()[name].build(c)).fetchall()
+        assert len(rows) == 1, name
+    s.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -56,9 +57,37 @@ def detect(
     seed: Annotated[int, typer.Option(help="Random seed (Leiden).")] = 0,
     min_group_size: Annotated[int, typer.Option(help="Smallest group reported.")] = 3,
     partitions: Annotated[
-        int, typer.Option(help="Process accounts in this many slices (bounds memory).")
-    ] = 1,
-    engine: Annotated[str, typer.Option(help="duckdb (spark: see docs/scale.md).")] = "duckdb",
+        int | None,
+        typer.Option(help="Slices of the pair step (default: chosen from the data's size)."),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+            help="Only actions at or after this time (UTC unless an offset is given).",
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+            help="Only actions before this time (UTC unless an offset is given).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb, or spark: the pair step on PySpark (local mode unless a Spark "
+            "session is configured; see docs/scale.md)."
+        ),
+    ] = "duckdb",
+    media_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the posts' image files: adds co-media by perceptual hash "
+            "(needs the 'media' extra)."
+        ),
+    ] = None,
     export: Annotated[
         Path | None,
         typer.Option(help="Also write the run to this folder (GEXF, GraphML, Parquet, CSV)."),
@@ -103,6 +132,9 @@ def detect(
             min_group_size=min_group_size,
             partitions=partitions,
             engine=engine,
+            since=since,
+            until=until,
+            media_dir=media_dir,
             **kwargs,
         )
         files: list[str] = []

@@ -14,15 +14,17 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from fimiscope.coordination import network
-from fimiscope.coordination.pairs import pair_counts
+from fimiscope.coordination.pairs import CROWD_MIN_TARGETS, MAX_CELL, pair_counts
 from fimiscope.coordination.significance import delay_shuffle_test, popularity_test, tested_pairs
-from fimiscope.coordination.traces import get_trace
+from fimiscope.coordination.traces import build_actions, check_period, get_trace
 from fimiscope.coordination.traces import traces as all_traces
 from fimiscope.coordination.window import estimate_window
 from fimiscope.errors import ConfigError
@@ -56,7 +58,8 @@ _CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "min_group_size": (_int_ge(2), "an integer >= 2"),
     "partitions": (lambda v: v is None or _int_ge(1)(v), "an integer >= 1, or None (automatic)"),
     "max_set_target": (_int_ge(2), "an integer >= 2"),
-    "engine": (lambda v: v == "duckdb", "'duckdb' (Spark: fimiscope.coordination.spark)"),
+    "max_cell": (lambda v: v is None or _int_ge(2)(v), "an integer >= 2, or None (no cap)"),
+    "engine": (lambda v: v in ("duckdb", "spark"), "'duckdb' or 'spark'"),
 }
 
 
@@ -93,7 +96,11 @@ def detect(
     min_group_size: int = 3,
     partitions: int | None = None,
     max_set_target: int = 1000,
+    max_cell: int | None = MAX_CELL,
     engine: str = "duckdb",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    media_dir: str | Path | None = None,
 ) -> DetectResult:
     """Find coordinated groups in a store and record them under a new ``run_id``.
 
@@ -124,8 +131,22 @@ def detect(
     max_set_target
         In set-overlap traces (no times), targets with more actors are not paired: sharing
         them is no evidence under the popularity null.
+    max_cell
+        Crowd cells (a target acted on more than this many times within one Δt bucket) take
+        part in no co-action; their members are paired by crowd co-membership instead (trace
+        ``<trace>_crowd``, popularity null). None: no cap (memory grows with the square of
+        the largest cell).
     engine
-        ``"duckdb"``.
+        ``"duckdb"`` or ``"spark"`` (the pair step on PySpark, local mode unless a session is
+        configured; see :mod:`fimiscope.coordination.spark`).
+    since, until
+        Only actions with ``since <= at < until`` take part (either bound may be None; naive
+        datetimes are UTC). Actions without a time (X likes) are then left out. Both are
+        recorded in the run's parameters (ISO 8601).
+    media_dir
+        A folder of the posts' image files: ``post_media.phash`` is filled from them first
+        (:func:`fimiscope.coordination.media.compute_phashes`, needs the ``media`` extra) and
+        the ``media_phash`` trace (same perceptual hash) is added to ``traces``.
 
     Returns
     -------
@@ -148,20 +169,49 @@ def detect(
         "min_group_size": min_group_size,
         "partitions": partitions,
         "max_set_target": max_set_target,
+        "max_cell": max_cell,
         "engine": engine,
     }
     for name, (ok, expected) in _CONSTRAINTS.items():
         if not ok(params[name]):
             raise ConfigError(name, "detect", expected, params[name])
-    run_id = store.start_run(
-        "detect", {**params, "traces": list(traces)}, seed=seed, input_digest=store.source_digest()
-    )
+    params["since"], params["until"] = check_period(since, until)
+    if engine == "spark":
+        from fimiscope.coordination.spark import _pyspark
+
+        _pyspark()  # MissingDependencyError(pyspark, spark) before anything runs
+    hashed = 0
+    if media_dir is not None:
+        from fimiscope.coordination.media import compute_phashes
+
+        hashed = compute_phashes(store, media_dir)
+        if "media_phash" not in params["traces"]:
+            params["traces"] = (*params["traces"], "media_phash")
+    recorded = {
+        **params,
+        "traces": list(params["traces"]),
+        "media_dir": str(media_dir) if media_dir is not None else None,
+        "media_hashed_": hashed,
+        "since": params["since"].isoformat() if params["since"] else None,
+        "until": params["until"].isoformat() if params["until"] else None,
+    }
+    run_id = store.start_run("detect", recorded, seed=seed, input_digest=store.source_digest())
     try:
         result = _run(store, run_id, params)
     except BaseException as exc:
         store.finish_run(run_id, status="failed", message=str(exc)[:500])
         raise
     return result
+
+
+def _pair_step(params: dict[str, Any], con: Any, actions: str, **kw: Any) -> str:
+    """``pair_counts`` on the chosen engine (the same tables and rows either way)."""
+    if params["engine"] == "spark":
+        from fimiscope.coordination.spark import spark_pairs_into_duckdb
+
+        kw.pop("partitions", None)
+        return spark_pairs_into_duckdb(con, actions, **kw)
+    return pair_counts(con, actions, **kw)
 
 
 def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
@@ -177,13 +227,8 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
 
     chosen = [get_trace(n) for n in params["traces"]]
     con.execute("DROP TABLE IF EXISTS _fs_text_targets")
-    selects = [t.build(con) for t in chosen]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _fs_actions AS "
-        + " UNION ALL ".join(
-            f'SELECT platform, account_id, trace, target, "at", post_id, t0 FROM ({s})'
-            for s in selects
-        )
+    build_actions(
+        con, params["traces"], since=params["since"], until=params["until"], out="_fs_actions"
     )
     untimed = sorted({t.untimed_name for t in chosen if t.untimed_name})
     created = sorted({t.name for t in chosen if t.origin == "created"})
@@ -206,14 +251,18 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
         "WHERE list_contains(?, trace) = false",
         [untimed],
     )
-    pair_counts(
+    _pair_step(
+        params,
         con,
         "_fs_timed",
         window=window,
         min_activity=ma,
         min_repetitions=mr,
         partitions=parts,
+        max_cell=params["max_cell"],
         out="_fs_pairs_w",
+        crowd_out="_fs_pairs_c",
+        crowd_members_out="_fs_crowd",
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fs_untimed AS SELECT a.* FROM _fs_actions a JOIN ("
@@ -221,7 +270,8 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
         "  GROUP BY ALL HAVING count(DISTINCT account_id) <= $2) USING (platform, trace, target)",
         [untimed, params["max_set_target"]],
     )
-    pair_counts(
+    _pair_step(
+        params,
         con,
         "_fs_untimed",
         window=None,
@@ -245,7 +295,14 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
     delay_shuffle_test(con, "_fs_timed", "_fs_pw_exist", window=window, out="_fs_sig_d")
     popularity_test(con, "_fs_timed", "_fs_pw_created", out="_fs_sig_c")
     popularity_test(con, "_fs_untimed", "_fs_pairs_s", out="_fs_sig_s")
-    m_tested = {**tested_pairs(con, "_fs_timed", ma), **tested_pairs(con, "_fs_untimed", ma)}
+    # crowd co-membership (accounts in the crowds of the same viral targets): popularity null
+    # over crowd membership, so sharing a few huge crowds is expected and only many count
+    popularity_test(con, "_fs_crowd", "_fs_pairs_c", out="_fs_sig_k")
+    m_tested = {
+        **tested_pairs(con, "_fs_timed", ma),
+        **tested_pairs(con, "_fs_untimed", ma),
+        **tested_pairs(con, "_fs_crowd", max(mr, CROWD_MIN_TARGETS)),
+    }
     total_m = max(1.0, sum(m_tested.values()))
     alpha = params["expected_false_edges"] / total_m
     lap("significance")
@@ -253,8 +310,10 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fs_et AS "
         "WITH sig AS (SELECT *, 'delay_shuffle' AS null_model FROM _fs_sig_d UNION ALL "
-        "  SELECT *, 'popularity' FROM _fs_sig_c UNION ALL SELECT *, 'popularity' FROM _fs_sig_s),"
-        " pc AS (SELECT * FROM _fs_pairs_w UNION ALL SELECT * FROM _fs_pairs_s) "
+        "  SELECT *, 'popularity' FROM _fs_sig_c UNION ALL SELECT *, 'popularity' FROM _fs_sig_s "
+        "  UNION ALL SELECT *, 'popularity' FROM _fs_sig_k),"
+        " pc AS (SELECT * FROM _fs_pairs_w UNION ALL SELECT * FROM _fs_pairs_s "
+        "  UNION ALL SELECT * FROM _fs_pairs_c) "
         "SELECT CAST(? AS VARCHAR) AS run_id, s.platform, s.trace, s.account_a, s.account_b, "
         "  pc.n_targets, pc.n_coactions, s.shared, s.k, s.expected, s.p_value, s.null_model, "
         '  s.p_value <= ? AS significant, list_contains(?, s.trace) = false AS "primary", '
@@ -280,7 +339,8 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
         "SELECT 1 FROM _fs_edges e WHERE e.platform = t.platform "
         "AND (e.account_a = t.account_id OR e.account_b = t.account_id))"
     )
-    pair_counts(
+    _pair_step(
+        params,
         con,
         "_fs_fast_in",
         window=fast,
@@ -333,7 +393,7 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
     groups = _write(store, run_id, evidence)
     n_cand = sum(
         con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-        for t in ("_fs_pairs_w", "_fs_pairs_s")
+        for t in ("_fs_pairs_w", "_fs_pairs_s", "_fs_pairs_c")
     )
     learned = {
         "window_": window,
@@ -348,6 +408,7 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
         "null_models_": {
             "existing targets, timed": "delay_shuffle",
             "created targets or untimed": "popularity",
+            "crowd co-membership (<trace>_crowd)": "popularity",
         },
     }
     run_params = store.run(run_id)["parameters"]
@@ -355,7 +416,17 @@ def _run(store: Store, run_id: str, params: dict[str, Any]) -> DetectResult:
         "UPDATE runs SET parameters = ? WHERE run_id = ?",
         [orjson.dumps({**run_params, **learned}, default=str).decode(), run_id],
     )
-    for t in ("_fs_pairs_w", "_fs_pairs_s", "_fs_pairs_f", "_fs_sig_d", "_fs_sig_c", "_fs_sig_s"):
+    for t in (
+        "_fs_pairs_w",
+        "_fs_pairs_s",
+        "_fs_pairs_c",
+        "_fs_pairs_f",
+        "_fs_crowd",
+        "_fs_sig_d",
+        "_fs_sig_c",
+        "_fs_sig_s",
+        "_fs_sig_k",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     lap("write")
     store.finish_run(run_id, message=f"{len(edges)} edges, {len(groups)} groups")

@@ -16,8 +16,12 @@ _TABLES = ("coord_edges", "coord_edge_traces", "coord_groups", "coord_members", 
 
 
 def export_run(
-    store: Store, run_id: str, out_dir: str | Path, formats: tuple[str, ...] = FORMATS,
-    *, pseudonymiser: Pseudonymiser | None = None,
+    store: Store,
+    run_id: str,
+    out_dir: str | Path,
+    formats: tuple[str, ...] = FORMATS,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> list[Path]:
     """Write the run's edges and groups to ``out_dir``; return the files written.
 
@@ -33,14 +37,18 @@ def export_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    tables = _TABLES if pseudonymiser is None else tuple(
-        t for t in _TABLES if t != "coord_evidence")
+    tables = (
+        _TABLES if pseudonymiser is None else tuple(t for t in _TABLES if t != "coord_evidence")
+    )
     for fmt in ("parquet", "csv"):
         if fmt in formats:
             for table in tables:
                 path = out / f"{table}.{fmt}"
-                base = (f"SELECT * FROM {table}" if pseudonymiser is None
-                        else pseudonymised_query(store.con, table, pseudonymiser))
+                base = (
+                    f"SELECT * FROM {table}"
+                    if pseudonymiser is None
+                    else pseudonymised_query(store.con, table, pseudonymiser)
+                )
                 store.export_table(
                     table,
                     path,
@@ -62,8 +70,7 @@ def export_run(
     )
     if pseudonymiser is not None:
         tok = pseudonymiser.token
-        edges = [(p, tok(p, "account", a), tok(p, "account", b), *rest)
-                 for p, a, b, *rest in edges]
+        edges = [(p, tok(p, "account", a), tok(p, "account", b), *rest) for p, a, b, *rest in edges]
         groups = {(p, tok(p, "account", a)): g for (p, a), g in groups.items()}
     nodes = sorted({(e[0], e[1]) for e in edges} | {(e[0], e[2]) for e in edges})
     if "gexf" in formats:

@@ -22,6 +22,9 @@ Input: a table or view of *actions* with the columns ``platform``, ``account_id`
    1e6)``, at least 1) -- that holds more than ``max_cell`` actions take part in no co-action.
    Such a cell (an earthquake alert reposted 50,000 times in minutes) would cost
    ``max_cell**2`` pairs and, under the null models, carries no evidence of coordination.
+   Who is *in* the crowd cells is checked separately (``crowd_out``: crowd co-membership,
+   accounts in the crowds of at least ``max(min_repetitions, 2)`` distinct targets
+   together).
 4. The unordered pair (``account_a < account_b`` in binary string order) gets
 
    - ``n_targets``: distinct targets with at least one co-action;
@@ -39,8 +42,15 @@ Accounts and targets are replaced by dense integers; the pair is grouped on one 
 actions in its own and the adjacent time bucket of width ``window`` (an equi-join, since the
 left side is expanded to the three bucket numbers), then filtered to ``|Δt| <= window``; so a
 post reposted 50,000 times over a day costs the pairs that really fall within the window, not
-50,000². The work is split into ``partitions`` slices by the lower account id and the slices
-run one after the other, which bounds the size of each hash aggregation.
+50,000². The work is split into ``partitions`` slices by the lower account id (per platform
+and trace) and the slices run one after the other, which bounds the size of each hash
+aggregation.
+
+Before the join, actions that cannot be part of a kept pair are dropped (exactly, the
+output does not change): an action whose previous and next action on the target are both
+more than Δt away, and accounts left with fewer than ``min_repetitions`` targets (two
+rounds). Co-action rows of accounts that acted once on the target skip the per-target
+aggregation.
 
 References
 ----------
@@ -59,6 +69,7 @@ import secrets
 from numbers import Real
 
 import duckdb
+import numpy as np
 
 from fimiscope._sql import first_row, quote_ident
 from fimiscope.errors import ConfigError
@@ -122,6 +133,9 @@ def pair_counts(
     partitions: int | None = None,
     max_cell: int | None = MAX_CELL,
     out: str = "pairs",
+    crowd_out: str | None = None,
+    crowd_members_out: str | None = None,
+    kernel: bool = True,
 ) -> str:
     r"""Count co-actions of every pair of accounts, per platform and trace.
 
@@ -146,6 +160,20 @@ def pair_counts(
         None counts every pair, however many.
     out
         Name of the table to write (replaced if it exists).
+    crowd_out
+        When given (and ``max_cell`` is not None), also write the *crowd co-membership* pairs
+        here (see :func:`_crowd_pairs`): columns of :data:`PAIR_COLUMNS`, trace
+        ``<trace>_crowd``, ``n_targets`` = ``n_coactions`` = distinct targets in whose crowd
+        cells both accounts were (not necessarily the same bucket), times NULL; pairs below
+        ``max(min_repetitions, 2)`` are dropped.
+    kernel
+        Use the compiled kernel (:mod:`fimiscope.coordination._kernel`, the ``fast`` extra:
+        numba) when it is installed, instead of the SQL join and hash aggregation; the rows
+        are the same. ``FIMISCOPE_PAIR_KERNEL=sql`` in the environment also turns it off.
+    crowd_members_out
+        When given, also write every crowd member: ``platform, account_id, trace, target``
+        (trace ``<trace>_crowd``, one row per account and crowd target) -- the input of the
+        popularity null for crowd pairs.
 
     Returns
     -------
@@ -192,30 +220,76 @@ def pair_counts(
     ids = quote_ident(f"_fs_pc_ids_{tag}")
     pts = quote_ident(f"_fs_pc_pts_{tag}")
     part = quote_ident(f"_fs_pc_part_{tag}")
+    crowd = quote_ident(f"_fs_pc_crowd_{tag}")
+    tgt = quote_ident(f"_fs_pc_act_{tag}_tgt")
     out_q = quote_ident(out)
     timed = window is not None
+    for name in (crowd_out, crowd_members_out):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigError("crowd_out", _OWNER, "a table name, or None", name)
+    if max_cell is None:
+        for name in (crowd_out, crowd_members_out):
+            if name is not None:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT "
+                    + (
+                        "CAST(NULL AS VARCHAR) AS platform, CAST(NULL AS VARCHAR) AS account_id, "
+                        "CAST(NULL AS VARCHAR) AS trace, CAST(NULL AS VARCHAR) AS target "
+                        if name == crowd_members_out
+                        else _EMPTY_PAIRS
+                    )
+                    + "WHERE false"
+                )
     try:
         _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
         if max_cell is not None:
-            _drop_crowd_cells(con, act, window, max_cell)
+            _drop_crowd_cells(con, act, window, max_cell, crowd)
+            if crowd_out is not None:
+                _crowd_pairs(con, crowd, ids, pts, min_repetitions, crowd_out)
+            if crowd_members_out is not None:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {quote_ident(crowd_members_out)} AS "
+                    "SELECT p.platform, i.account_id, p.trace || '_crowd' AS trace, "
+                    f"t.target FROM {crowd} c JOIN {pts} p ON p.pt = c.pt "
+                    f"JOIN {ids} i ON i.aid = c.aid JOIN {tgt} t ON t.tid = c.tid"
+                )
+        _prune(con, act, window, min_repetitions)
         con.execute(
             f"CREATE TEMP TABLE {part} (pt INTEGER, k BIGINT, n_targets BIGINT, "
-            "n_coactions BIGINT, first_at TIMESTAMPTZ, last_at TIMESTAMPTZ, gap_us_sum HUGEINT)"
+            "n_coactions BIGINT, first_us BIGINT, last_us BIGINT, gap_us_sum HUGEINT)"
         )
-        if partitions is None:
-            rows = candidate_rows(con, act, window)
-            partitions = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
-            _log.info("pair_counts: %d candidate rows, %d partitions", rows, partitions)
-        for p in range(partitions):
-            con.execute(_partition_sql(act, part, window, partitions, p, min_repetitions))
+        pt_ids = [
+            r[0] for r in con.execute(f"SELECT DISTINCT pt FROM {act} ORDER BY pt").fetchall()
+        ]
+        from fimiscope.coordination import _kernel
+
+        if kernel and _kernel.available():
+            pair_counts.last_partitions = None  # type: ignore[attr-defined]
+            pair_counts.last_engine = "kernel"  # type: ignore[attr-defined]
+            _kernel_pairs(con, act, part, window, pt_ids, min_repetitions)
+        else:
+            if partitions is None:
+                rows = candidate_rows(con, act, window)
+                partitions = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
+                _log.info("pair_counts: %d candidate rows, %d partitions", rows, partitions)
+            pair_counts.last_partitions = partitions  # type: ignore[attr-defined]
+            pair_counts.last_engine = "sql"  # type: ignore[attr-defined]
+            for pt in pt_ids:
+                for p in range(partitions):
+                    con.execute(
+                        _partition_sql(act, part, window, pt, partitions, p, min_repetitions)
+                    )
+        ts = "timezone('UTC', make_timestamp({}))"
         con.execute(
             f"CREATE OR REPLACE TABLE {out_q} AS "
             "SELECT p.platform, p.trace, a.account_id AS account_a, b.account_id AS account_b, "
-            "q.n_targets, q.n_coactions, q.first_at, q.last_at, "
+            "q.n_targets, q.n_coactions, "
             + (
+                f"{ts.format('q.first_us')} AS first_at, {ts.format('q.last_us')} AS last_at, "
                 "CAST(q.gap_us_sum AS DOUBLE) / q.n_coactions / 1e6 AS mean_gap_s "
                 if timed
-                else "CAST(NULL AS DOUBLE) AS mean_gap_s "
+                else "CAST(NULL AS TIMESTAMPTZ) AS first_at, CAST(NULL AS TIMESTAMPTZ) AS last_at, "
+                "CAST(NULL AS DOUBLE) AS mean_gap_s "
             )
             + f"FROM {part} q JOIN {pts} p ON p.pt = q.pt "
             f"JOIN {ids} a ON a.aid = (q.k >> 32) "
@@ -227,11 +301,107 @@ def pair_counts(
             ids,
             pts,
             part,
+            crowd,
+            tgt,
             quote_ident(f"_fs_pc_act_{tag}_raw"),
-            quote_ident(f"_fs_pc_act_{tag}_tgt"),
+            quote_ident(f"_fs_pc_act_{tag}_nb"),
         ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return out
+
+
+def _kernel_pairs(
+    con: duckdb.DuckDBPyConnection,
+    act: str,
+    part: str,
+    window: float | None,
+    pt_ids: list[int],
+    min_repetitions: int,
+) -> None:
+    """Fill ``part`` with the compiled kernel, one (platform, trace) at a time."""
+    import pyarrow as pa
+
+    from fimiscope.coordination._kernel import pair_aggregates
+
+    row = first_row(con.execute("SELECT current_setting('threads')"))
+    threads = max(1, int(row[0])) if row else 1
+    w_us = None if window is None else round(window * 1e6)
+    for pt in pt_ids:
+        arrow = con.sql(
+            f"SELECT aid, tid, coalesce(us, 0) AS us FROM {act} WHERE pt = {int(pt)}"
+        ).to_arrow_table()
+        res = pair_aggregates(
+            arrow.column("aid").to_numpy(),
+            arrow.column("tid").to_numpy(),
+            arrow.column("us").to_numpy(zero_copy_only=False),
+            window_us=w_us,
+            min_repetitions=min_repetitions,
+            threads=threads,
+        )
+        del arrow
+        if not len(res["a"]):
+            continue
+        tbl = pa.table(
+            {
+                "pt": pa.array(np.full(len(res["a"]), int(pt), np.int32)),
+                "k": pa.array((res["a"] << 32) | res["b"]),
+                "n_targets": pa.array(res["n_targets"]),
+                "n_coactions": pa.array(res["n_coactions"]),
+                "first_us": pa.array(res["first_us"]),
+                "last_us": pa.array(res["last_us"]),
+                "gap_us_sum": pa.array(res["gap_us"]),
+            }
+        )
+        name = f"_fs_kernel_{part[1:-1]}"
+        con.register(name, tbl)
+        try:
+            con.execute(f"INSERT INTO {part} SELECT * FROM {quote_ident(name)}")
+        finally:
+            con.unregister(name)
+
+
+def _prune(
+    con: duckdb.DuckDBPyConnection, act: str, window: float | None, min_repetitions: int
+) -> None:
+    """Drop actions that cannot be part of a kept pair; the output does not change.
+
+    An action can only co-act when its cell (platform/trace, target) holds an action of
+    another account within Δt: in time order, its previous or next action on the target is
+    at most Δt away (set overlap: some other account acted on the target). And an account
+    needs at least ``min_repetitions`` distinct targets with such actions to reach
+    ``min_repetitions`` with anybody. Two rounds: the second catches actions whose only
+    neighbour belonged to an account the first round dropped. Each action also gets
+    ``dup``: its account acted more than once on the target (only those pairs need the
+    per-target aggregation of :func:`_partition_sql`).
+    """
+    nb = quote_ident(f"{act[1:-1]}_nb")
+    if window is None:
+        near = "min(aid) OVER w <> max(aid) OVER w"
+        win = "WINDOW w AS (PARTITION BY pt, tid)"
+    else:
+        w_us = round(window * 1e6)
+        near = (
+            f"coalesce(us - lag(us) OVER w <= {w_us}, false) "
+            f"OR coalesce(lead(us) OVER w - us <= {w_us}, false)"
+        )
+        win = "WINDOW w AS (PARTITION BY pt, tid ORDER BY us)"
+    for _ in range(2):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {nb} AS SELECT pt, aid, tid, us FROM ("
+            f"  SELECT pt, aid, tid, us, {near} AS ok FROM {act} {win}"
+            ") WHERE ok"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {act} AS SELECT n.* FROM {nb} n SEMI JOIN ("
+            f"  SELECT pt, aid FROM {nb} GROUP BY ALL "
+            f"  HAVING count(DISTINCT tid) >= {int(min_repetitions)}"
+            ") k ON n.pt = k.pt AND n.aid = k.aid"
+        )
+    con.execute(f"DROP TABLE {nb}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {act} AS SELECT pt, aid, tid, us, "
+        f"count(*) OVER (PARTITION BY pt, aid, tid) > 1 AS dup FROM {act}"
+    )
 
 
 def _cell(window: float | None) -> str:
@@ -241,14 +411,97 @@ def _cell(window: float | None) -> str:
 
 
 def _drop_crowd_cells(
-    con: duckdb.DuckDBPyConnection, act: str, window: float | None, max_cell: int
+    con: duckdb.DuckDBPyConnection, act: str, window: float | None, max_cell: int, crowd: str
 ) -> None:
-    """Remove the actions of crowd cells from the join input (activity is already counted)."""
+    """Move the actions of crowd cells out of the join input (activity is already counted);
+    ``crowd`` keeps who was in them: one row per (pt, aid, tid, cell)."""
     cell = _cell(window)
     con.execute(
-        f"DELETE FROM {act} WHERE ({cell}) IN (SELECT ({cell}) FROM {act} "
+        f"CREATE TEMP TABLE {crowd} AS SELECT DISTINCT pt, aid, tid, "
+        + ("0" if window is None else f"us // {max(1, round(window * 1e6))}")
+        + f" AS bk FROM {act} WHERE ({cell}) IN (SELECT ({cell}) FROM {act} "
         f"GROUP BY ALL HAVING count(*) > {int(max_cell)})"
     )
+    if first_row(con.execute(f"SELECT count(*) FROM {crowd}"))[0]:  # type: ignore[index]
+        con.execute(
+            f"DELETE FROM {act} WHERE ({cell}) IN (SELECT ({cell}) FROM {act} "
+            f"GROUP BY ALL HAVING count(*) > {int(max_cell)})"
+        )
+
+
+_EMPTY_PAIRS = (
+    "CAST(NULL AS VARCHAR) AS platform, CAST(NULL AS VARCHAR) AS trace, "
+    "CAST(NULL AS VARCHAR) AS account_a, CAST(NULL AS VARCHAR) AS account_b, "
+    "CAST(NULL AS BIGINT) AS n_targets, CAST(NULL AS BIGINT) AS n_coactions, "
+    "CAST(NULL AS TIMESTAMPTZ) AS first_at, CAST(NULL AS TIMESTAMPTZ) AS last_at, "
+    "CAST(NULL AS DOUBLE) AS mean_gap_s "
+)
+
+
+CROWD_MIN_TARGETS = 2
+"""Crowd co-membership needs at least this many shared crowd targets, whatever
+``min_repetitions`` says: being in one crowd together is exactly what step 3b calls no
+evidence, and counting it would cost the ``max_cell**2`` pairs the crowd rule avoids."""
+
+
+def _crowd_pairs(
+    con: duckdb.DuckDBPyConnection,
+    crowd: str,
+    ids: str,
+    pts: str,
+    min_repetitions: int,
+    out: str,
+) -> None:
+    """Co-membership in crowd cells: pairs of accounts that were in the crowds of at least
+    ``max(min_repetitions, CROWD_MIN_TARGETS)`` distinct targets together.
+
+    Bounded memory: only accounts in the crowds of at least that many distinct targets are
+    paired (one viral post reposted 50,000 times pairs nobody: nobody is in two of its
+    crowds), targets left with a single such account are dropped, and the pairing runs
+    in slices by the lower account (``aid % P``) with ``P`` chosen so that each slice joins at
+    most :data:`JOIN_ROWS_PER_PARTITION` member pairs (estimated as the sum over targets of
+    the squared number of kept members), each slice keeping only its pairs that reach
+    ``min_repetitions``.
+    """
+    mr = max(int(min_repetitions), CROWD_MIN_TARGETS)
+    mem = quote_ident(f"{crowd[1:-1]}_m")
+    res = quote_ident(f"{crowd[1:-1]}_r")
+    try:
+        con.execute(f"CREATE TEMP TABLE {mem} AS SELECT DISTINCT pt, aid, tid FROM {crowd}")
+        for _ in range(2):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {mem} AS SELECT m.* FROM {mem} m SEMI JOIN ("
+                f"  SELECT pt, aid FROM {mem} GROUP BY ALL HAVING count(*) >= {mr}"
+                ") k ON m.pt = k.pt AND m.aid = k.aid SEMI JOIN ("
+                f"  SELECT pt, tid FROM {mem} GROUP BY ALL HAVING count(*) >= 2"
+                ") t ON m.pt = t.pt AND m.tid = t.tid"
+            )
+        row = first_row(
+            con.execute(f"SELECT sum(c * c) FROM (SELECT count(*) AS c FROM {mem} GROUP BY ALL)")
+        )
+        rows = int(row[0] or 0) if row else 0
+        parts = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
+        con.execute(f"CREATE TEMP TABLE {res} (pt INTEGER, k BIGINT, n BIGINT)")
+        for p in range(parts):
+            slice_ = f"AND a.aid % {parts} = {p}" if parts > 1 else ""
+            con.execute(
+                f"INSERT INTO {res} SELECT a.pt, (a.aid << 32) | b.aid AS k, count(*) "
+                f"FROM {mem} a JOIN {mem} b "
+                f"ON a.pt = b.pt AND a.tid = b.tid AND a.aid < b.aid {slice_} "
+                f"GROUP BY 1, 2 HAVING count(*) >= {mr}"
+            )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {quote_ident(out)} AS "
+            "SELECT p.platform, p.trace || '_crowd' AS trace, a.account_id AS account_a, "
+            "b.account_id AS account_b, q.n AS n_targets, q.n AS n_coactions, "
+            "CAST(NULL AS TIMESTAMPTZ) AS first_at, CAST(NULL AS TIMESTAMPTZ) AS last_at, "
+            f"CAST(NULL AS DOUBLE) AS mean_gap_s FROM {res} q JOIN {pts} p ON p.pt = q.pt "
+            f"JOIN {ids} a ON a.aid = (q.k >> 32) JOIN {ids} b ON b.aid = (q.k & 4294967295)"
+        )
+        pair_counts.last_crowd_rows = rows  # type: ignore[attr-defined]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {mem}")
+        con.execute(f"DROP TABLE IF EXISTS {res}")
 
 
 def candidate_rows(con: duckdb.DuckDBPyConnection, act: str, window: float | None) -> int:
@@ -282,8 +535,8 @@ def _prepare(
 ) -> None:
     """Keep the rows that take part, re-keyed on dense integers.
 
-    Writes ``act`` (pt, aid, tid, at, us), ``ids`` (aid, account_id) and ``pts`` (pt,
-    platform, trace).
+    Writes ``act`` (pt, aid, tid, us), ``ids`` (aid, account_id), ``pts`` (pt,
+    platform, trace) and ``<act>_tgt`` (tid, target).
     """
     time_filter = 'AND "at" IS NOT NULL' if timed else ""
     raw = quote_ident(f"{act[1:-1]}_raw")
@@ -323,51 +576,67 @@ def _prepare(
     )
     con.execute(
         f"CREATE TEMP TABLE {act} AS "
-        'SELECT p.pt, i.aid, t.tid, r."at", epoch_us(r."at") AS us '
+        'SELECT p.pt, i.aid, t.tid, epoch_us(r."at") AS us '
         f"FROM {raw} r JOIN {pts} p ON r.platform = p.platform AND r.trace = p.trace "
         f"JOIN {ids} i ON r.platform = i.platform AND r.account_id = i.account_id "
         f"JOIN {tgt} t ON r.target = t.target"
     )
     con.execute(f"DROP TABLE {raw}")
-    con.execute(f"DROP TABLE {tgt}")
 
 
 def _partition_sql(
-    act: str, part: str, window: float | None, partitions: int, index: int, min_repetitions: int
+    act: str,
+    part: str,
+    window: float | None,
+    pt: int,
+    partitions: int,
+    index: int,
+    min_repetitions: int,
 ) -> str:
-    """SQL for one slice (``aid_a % partitions = index``), appending aggregated pairs into
-    ``part``. The integers are inlined, not bound: DuckDB plans the join far better (a bound
-    parameter in the slice filter made each slice ~8x slower)."""
-    partitions, index, min_repetitions = int(partitions), int(index), int(min_repetitions)
+    """SQL for one slice (one platform/trace ``pt``, ``aid_a % partitions = index``),
+    appending aggregated pairs into ``part``.
+
+    Co-action rows of accounts that acted once on the target (``dup`` false on both sides)
+    are already one row per (pair, target) and go straight to the per-pair aggregation; only
+    the others are first grouped per (pair, target). The integers are inlined, not bound:
+    DuckDB plans the join far better (a bound parameter in the slice filter made each slice
+    ~8x slower)."""
+    pt, partitions, index = int(pt), int(partitions), int(index)
+    min_repetitions = int(min_repetitions)
+    slice_ = f"pt = {pt}" + (f" AND aid % {partitions} = {index}" if partitions > 1 else "")
     if window is None:
         join = (
-            f"FROM {act} a JOIN {act} b ON a.pt = b.pt AND a.tid = b.tid AND a.aid < b.aid "
-            f"WHERE a.aid % {partitions} = {index}"
+            f"FROM (SELECT aid, tid, us, dup FROM {act} WHERE {slice_}) a "
+            f"JOIN (SELECT aid, tid, us, dup FROM {act} WHERE pt = {pt}) b "
+            "ON a.tid = b.tid AND a.aid < b.aid"
         )
-        first = "CAST(NULL AS TIMESTAMPTZ)"
+        first = "CAST(NULL AS BIGINT)"
         gap = "CAST(0 AS BIGINT)"
     else:
         w_us = round(window * 1e6)
         width = max(1, w_us)
         # Left side expanded to buckets b-1, b, b+1: every partner within w_us lies in one of
-        # them, and the join stays an equi-join on (pt, tid, bucket).
+        # them, and the join stays an equi-join on (target, bucket).
         join = (
-            f'FROM (SELECT pt, aid, tid, "at", us, us // {width} + d AS bk '
-            f"      FROM {act}, (VALUES (-1), (0), (1)) v(d) WHERE aid % {partitions} = {index}) a "
-            f'JOIN (SELECT pt, aid, tid, "at", us, us // {width} AS bk FROM {act}) b '
-            "  ON a.pt = b.pt AND a.tid = b.tid AND a.bk = b.bk AND a.aid < b.aid "
+            f"FROM (SELECT aid, tid, us, dup, us // {width} + d AS bk "
+            f"      FROM {act}, (VALUES (-1), (0), (1)) v(d) WHERE {slice_}) a "
+            f"JOIN (SELECT aid, tid, us, dup, us // {width} AS bk FROM {act} WHERE pt = {pt}) b "
+            "  ON a.tid = b.tid AND a.bk = b.bk AND a.aid < b.aid "
             f"WHERE abs(a.us - b.us) <= {w_us}"
         )
-        first = 'least(a."at", b."at")'
+        first = "least(a.us, b.us)"
         gap = "abs(a.us - b.us)"
     return (
         f"INSERT INTO {part} "
-        "WITH per_target AS ("
-        f"  SELECT a.pt, (a.aid << 32) | b.aid AS k, a.tid, count(*) AS n, "
-        f"         min({first}) AS f, max({first}) AS l, sum({gap}) AS g "
-        f"  {join} "
-        "  GROUP BY 1, 2, 3"
+        "WITH j AS ("
+        f"  SELECT (a.aid << 32) | b.aid AS k, a.tid, a.dup OR b.dup AS dup, "
+        f"         {first} AS f, {gap} AS g {join}"
+        "), per_target AS ("
+        "  SELECT k, count(*) AS n, min(f) AS f, max(f) AS l, sum(g) AS g FROM j "
+        "  WHERE dup GROUP BY k, tid "
+        "  UNION ALL "
+        "  SELECT k, 1, f, f, g FROM j WHERE NOT dup"
         ") "
-        "SELECT pt, k, count(*) AS n_targets, sum(n) AS n_coactions, min(f), max(l), sum(g) "
-        f"FROM per_target GROUP BY pt, k HAVING count(*) >= {min_repetitions}"
+        f"SELECT {pt}, k, count(*) AS n_targets, sum(n) AS n_coactions, min(f), max(l), sum(g) "
+        f"FROM per_target GROUP BY k HAVING count(*) >= {min_repetitions}"
     )

@@ -28,6 +28,7 @@ from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fimiscope.coordination.pairs import CROWD_MIN_TARGETS, MAX_CELL
 from fimiscope.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ __all__ = [
     "actions_from_parquet",
     "actions_from_store_export",
     "local_session",
+    "spark_crowd_pairs",
     "spark_pair_counts",
+    "spark_pairs_into_duckdb",
 ]
 
 ACTION_COLUMNS: tuple[str, ...] = ("platform", "account_id", "trace", "target", "at", "post_id")
@@ -188,11 +191,15 @@ def actions_from_store_export(
     ===========  ===========================================================================
     trace        rows
     ===========  ===========================================================================
-    repost       posts of kind ``repost``: target ``ref_post_id``, at ``created_at``
+    repost       posts of kind ``repost``: target ``ref_post_id``, at ``created_at``; and
+                 engagements of kind ``repost`` without such a post (``repost_untimed``
+                 when they have no time)
     like         engagements of kind ``like``: target ``target_post_id``, at ``at``; rows
                  without a time get the trace ``like_untimed`` (set-overlap evidence)
     link         ``post_urls.url_norm`` of posts that are not reposts, at ``created_at``
+                 (one row per post and URL)
     hashtag      ``post_hashtags.tag_norm`` of posts that are not reposts, at ``created_at``
+                 (one row per post and tag)
     ===========  ===========================================================================
 
     Reposts are left out of link and hashtag: an X retweet repeats the original's entities,
@@ -233,6 +240,16 @@ def actions_from_store_export(
         parts.append(
             act(posts, F.lit("repost"), F.col("ref_post_id"), F.col("created_at"), F.col("post_id"))
         )
+        eng = _read_table(spark, root, "engagements")
+        if eng is not None:
+            done = posts.select(
+                "platform", "account_id", F.col("ref_post_id").alias("target_post_id")
+            )
+            eng = eng.where(F.col("kind") == "repost").join(
+                done, on=["platform", "account_id", "target_post_id"], how="left_anti"
+            )
+            trace = F.when(F.col("at").isNull(), F.lit("repost_untimed")).otherwise(F.lit("repost"))
+            parts.append(act(eng, trace, F.col("target_post_id"), F.col("at"), F.lit(None)))
     if "like" in traces:
         eng = need("engagements").where(F.col("kind") == "like")
         trace = F.when(F.col("at").isNull(), F.lit("like_untimed")).otherwise(F.lit("like"))
@@ -248,7 +265,7 @@ def actions_from_store_export(
             .where(F.col("kind") != "repost")
             .select("platform", "post_id", "account_id", "created_at")
         )
-        items = need(table).select("platform", "post_id", column)
+        items = need(table).select("platform", "post_id", column).distinct()
         joined = items.join(posts, on=["platform", "post_id"], how="inner")
         parts.append(act(joined, F.lit(name), F.col(column), F.col("created_at"), F.col("post_id")))
     out = parts[0]
@@ -284,6 +301,7 @@ def spark_pair_counts(
     window: float | None,
     min_activity: int = 1,
     min_repetitions: int = 1,
+    max_cell: int | None = MAX_CELL,
 ) -> DataFrame:
     """Count co-actions of every pair of accounts, per platform and trace, on Spark.
 
@@ -309,6 +327,10 @@ def spark_pair_counts(
         Minimum number of distinct targets an account needs, per platform and trace.
     min_repetitions
         Minimum number of distinct co-acted targets a pair needs.
+    max_cell
+        Crowd cells (same platform, trace, target and, when timed, time bucket
+        ``us div window_us``) with more actions than this take part in no co-action (step 3b
+        of the definition; their members: :func:`spark_crowd_pairs`); None: no cap.
 
     Returns
     -------
@@ -323,12 +345,38 @@ def spark_pair_counts(
     MissingDependencyError
         When pyspark is not installed.
     """
-    F = _pyspark()
+    _pyspark()
     window = _check_window(window)
     min_activity = _check_int("min_activity", min_activity, 1)
     min_repetitions = _check_int("min_repetitions", min_repetitions, 1)
-    timed = window is not None
+    if max_cell is not None:
+        max_cell = _check_int("max_cell", max_cell, 2)
+    src = _taking_part(actions_df, window, min_activity)
+    if max_cell is not None:
+        src = src.join(_crowd_cells(src, window, max_cell), on=_cell_keys(window), how="left_anti")
+    src = src.select("platform", "trace", "account_id", "target", "at", "us")
+    return _pairs_of(src, window, min_repetitions)
 
+
+def _cell_keys(window: float | None) -> list[str]:
+    return ["platform", "trace", "target"] + ([] if window is None else ["bk"])
+
+
+def _crowd_cells(src: DataFrame, window: float | None, max_cell: int) -> DataFrame:
+    F = _pyspark()
+    keys = _cell_keys(window)
+    return (
+        src.groupBy(*keys)
+        .agg(F.count(F.lit(1)).alias("c"))
+        .where(F.col("c") > max_cell)
+        .select(*keys)
+    )
+
+
+def _taking_part(actions_df: DataFrame, window: float | None, min_activity: int) -> DataFrame:
+    """Rows that take part (steps 1-2 of the definition), with ``us`` and the bucket ``bk``."""
+    F = _pyspark()
+    timed = window is not None
     src = _actions_select(actions_df).where(
         F.col("target").isNotNull() & (F.col("target") != "") & F.col("account_id").isNotNull()
     )
@@ -344,7 +392,75 @@ def spark_pair_counts(
     src = src.join(active, on=keys, how="left_semi").select(
         "platform", "trace", "account_id", "target", "at", F.unix_micros("at").alias("us")
     )
+    width = max(1, round(window * 1e6)) if window is not None else 1
+    return src.withColumn("bk", F.expr(f"us div {width}") if timed else F.lit(0).cast("long"))
 
+
+def spark_crowd_pairs(
+    spark: SparkSession,
+    actions_df: DataFrame,
+    *,
+    window: float | None,
+    min_activity: int = 1,
+    min_repetitions: int = 1,
+    max_cell: int = MAX_CELL,
+) -> tuple[DataFrame, DataFrame]:
+    """Crowd co-membership on Spark, the twin of ``pair_counts(crowd_out=...,
+    crowd_members_out=...)``: ``(pairs, members)``.
+
+    ``members``: ``platform, account_id, trace, target`` (trace ``<trace>_crowd``), one row
+    per account and target whose crowd cell it was in. ``pairs`` (:data:`PAIR_COLUMNS`):
+    accounts in the crowds of at least ``max(min_repetitions, 2)`` distinct targets together,
+    ``n_targets`` = ``n_coactions`` = those targets, times NULL.
+    """
+    F = _pyspark()
+    window = _check_window(window)
+    min_activity = _check_int("min_activity", min_activity, 1)
+    mr = max(_check_int("min_repetitions", min_repetitions, 1), CROWD_MIN_TARGETS)
+    max_cell = _check_int("max_cell", max_cell, 2)
+    src = _taking_part(actions_df, window, min_activity)
+    keys = ["platform", "trace", "account_id", "target"]
+    mem = (
+        src.join(_crowd_cells(src, window, max_cell), on=_cell_keys(window), how="left_semi")
+        .select(*keys)
+        .distinct()
+    )
+    members = mem.select(
+        "platform", "account_id", F.concat(F.col("trace"), F.lit("_crowd")).alias("trace"), "target"
+    )
+    kept = mem
+    for _ in range(2):
+        acc = kept.groupBy("platform", "trace", "account_id").count().where(F.col("count") >= mr)
+        tgt = kept.groupBy("platform", "trace", "target").count().where(F.col("count") >= 2)
+        kept = kept.join(acc.drop("count"), on=["platform", "trace", "account_id"], how="left_semi")
+        kept = kept.join(tgt.drop("count"), on=["platform", "trace", "target"], how="left_semi")
+    a = kept.select("platform", "trace", "target", F.col("account_id").alias("account_a"))
+    b = kept.select("platform", "trace", "target", F.col("account_id").alias("account_b"))
+    pairs = (
+        a.join(b, on=["platform", "trace", "target"])
+        .where(F.col("account_a") < F.col("account_b"))
+        .groupBy("platform", "trace", "account_a", "account_b")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .where(F.col("n") >= mr)
+        .select(
+            "platform",
+            F.concat(F.col("trace"), F.lit("_crowd")).alias("trace"),
+            "account_a",
+            "account_b",
+            F.col("n").cast("long").alias("n_targets"),
+            F.col("n").cast("long").alias("n_coactions"),
+            F.lit(None).cast("timestamp").alias("first_at"),
+            F.lit(None).cast("timestamp").alias("last_at"),
+            F.lit(None).cast("double").alias("mean_gap_s"),
+        )
+    )
+    return pairs, members
+
+
+def _pairs_of(src: DataFrame, window: float | None, min_repetitions: int) -> DataFrame:
+    """Steps 3-5 of the definition on the rows that co-act."""
+    F = _pyspark()
+    timed = window is not None
     a = src.select(
         *(
             F.col(c).alias(f"{c}_a")
@@ -424,3 +540,107 @@ def spark_pair_counts(
         F.col("last_at").cast("timestamp").alias("last_at"),
         mean.alias("mean_gap_s"),
     )
+
+
+# -- detect(engine="spark") --------------------------------------------------------------------
+def spark_pairs_into_duckdb(
+    con: Any,
+    actions: str,
+    *,
+    window: float | None,
+    min_activity: int,
+    min_repetitions: int,
+    max_cell: int | None = MAX_CELL,
+    out: str,
+    crowd_out: str | None = None,
+    crowd_members_out: str | None = None,
+    spark: SparkSession | None = None,
+) -> str:
+    """Run the pair step of a DuckDB actions table on Spark and write the results back.
+
+    The same contract as :func:`fimiscope.coordination.pairs.pair_counts` (same tables, same
+    rows), used by ``detect(engine="spark")``: the actions go to Spark through a Parquet file
+    (times as integer microseconds, so no time-zone conversion sits between the engines),
+    the pairs come back the same way. ``spark`` defaults to the active session, else
+    :func:`local_session`.
+    """
+    import tempfile
+
+    from fimiscope._sql import quote_ident
+
+    F = _pyspark()
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession() or local_session()
+    with tempfile.TemporaryDirectory(prefix="fimiscope-spark-") as tmp:
+        src = Path(tmp) / "actions.parquet"
+        con.execute(
+            "COPY (SELECT CAST(platform AS VARCHAR) AS platform, "
+            "CAST(account_id AS VARCHAR) AS account_id, CAST(trace AS VARCHAR) AS trace, "
+            'CAST(target AS VARCHAR) AS target, epoch_us("at") AS us, '
+            f"CAST(post_id AS VARCHAR) AS post_id FROM {quote_ident(actions)}) "
+            f"TO '{src}' (FORMAT parquet)"
+        )
+        df = spark.read.parquet(str(src))
+        df = df.withColumn("at", F.timestamp_micros("us")).drop("us")
+        results: list[tuple[str, DataFrame]] = [
+            (
+                out,
+                spark_pair_counts(
+                    spark,
+                    df,
+                    window=window,
+                    min_activity=min_activity,
+                    min_repetitions=min_repetitions,
+                    max_cell=max_cell,
+                ),
+            )
+        ]
+        if max_cell is not None and (crowd_out or crowd_members_out):
+            crowd, members = spark_crowd_pairs(
+                spark,
+                df,
+                window=window,
+                min_activity=min_activity,
+                min_repetitions=min_repetitions,
+                max_cell=max_cell,
+            )
+            if crowd_out:
+                results.append((crowd_out, crowd))
+            if crowd_members_out:
+                results.append((crowd_members_out, members))
+        elif crowd_out or crowd_members_out:
+            from fimiscope.coordination.pairs import pair_counts
+
+            # no cap: the crowd tables exist and are empty, exactly as on DuckDB
+            pair_counts(
+                con,
+                actions,
+                window=window,
+                max_cell=None,
+                min_activity=min_activity,
+                min_repetitions=min_repetitions,
+                out=f"{out}_unused",
+                crowd_out=crowd_out,
+                crowd_members_out=crowd_members_out,
+            )
+            con.execute(f"DROP TABLE IF EXISTS {quote_ident(out + '_unused')}")
+        for i, (name, frame) in enumerate(results):
+            path = Path(tmp) / f"out{i}"
+            cols = frame.columns
+            timed = [c for c in ("first_at", "last_at") if c in cols]
+            for c in timed:
+                frame = frame.withColumn(c, F.unix_micros(c))
+            frame.write.parquet(str(path))
+            select = ", ".join(
+                f"timezone('UTC', make_timestamp({quote_ident(c)})) AS {quote_ident(c)}"
+                if c in timed
+                else quote_ident(c)
+                for c in cols
+            )
+            con.execute(
+                f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT {select} "
+                f"FROM read_parquet('{path}/*.parquet')"
+            )
+    return out

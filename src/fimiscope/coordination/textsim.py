@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -230,13 +231,20 @@ class TextTrace:
     origin: str = "created"
     untimed_name: str | None = None
 
-    def build(self, con: duckdb.DuckDBPyConnection) -> str:
+    def build(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """SELECT of this trace's actions; the shared text-target table is built once per
+        connection (the engine drops it before each run), from posts in ``[since, until)``."""
         table = "_fs_text_targets"
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
         ).fetchall()[0]
         if not exists or not exists[0]:
-            _build_text_targets(con, table)
+            _build_text_targets(con, table, since=since, until=until)
         col = "near_target" if self.near else "exact_target"
         return (
             f"SELECT platform, account_id, '{self.name}' AS trace, {col} AS target, \"at\", "
@@ -267,14 +275,28 @@ def clean_text_sql(col: str) -> str:
     return f"CASE WHEN {_MIN_LEN_SQL.replace('@T', t)} THEN {t} END"
 
 
-def _build_text_targets(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _build_text_targets(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> None:
     """Clean in DuckDB, then MinHash/LSH/verify each *distinct* cleaned text once."""
     clean = f"{table}_clean"
+    period, params = "", []
+    if since is not None:
+        period += " AND created_at >= ?"
+        params.append(since)
+    if until is not None:
+        period += " AND created_at < ?"
+        params.append(until)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {clean} AS "
         'SELECT platform, account_id, post_id, created_at AS "at", '
         f"{clean_text_sql('text_norm')} AS t FROM posts "
-        "WHERE kind <> 'repost' AND text_norm IS NOT NULL AND account_id IS NOT NULL"
+        "WHERE kind <> 'repost' AND text_norm IS NOT NULL AND account_id IS NOT NULL" + period,
+        params,
     )
     try:
         distinct = sorted(

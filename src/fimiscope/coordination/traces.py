@@ -21,14 +21,30 @@ Examples
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
 import duckdb
 
+from fimiscope._sql import quote_ident
 from fimiscope.errors import ConfigError
 
-__all__ = ["SQLTrace", "Trace", "get_trace", "register_trace", "traces"]
+__all__ = [
+    "ACTION_SELECT_COLUMNS",
+    "SQLTrace",
+    "Trace",
+    "build_actions",
+    "check_period",
+    "get_trace",
+    "register_trace",
+    "traces",
+]
+
+ACTION_SELECT_COLUMNS = 'platform, account_id, trace, target, "at", post_id, t0'
+"""Columns (in order) of the SELECT a trace's ``build`` returns, and of :func:`build_actions`."""
 
 Origin = Literal["existing", "created"]
 
@@ -88,6 +104,78 @@ def get_trace(name: str) -> Trace:
     return all_[name]
 
 
+def check_period(
+    since: object, until: object, owner: str = "detect"
+) -> tuple[datetime | None, datetime | None]:
+    """Validate an optional ``[since, until)`` period; naive datetimes are taken as UTC.
+
+    >>> check_period(datetime(2024, 1, 1), None)
+    (datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), None)
+    """
+    out: list[datetime | None] = []
+    for name, v in (("since", since), ("until", until)):
+        if v is None:
+            out.append(None)
+            continue
+        if not isinstance(v, datetime):
+            raise ConfigError(name, owner, "a datetime, or None", v)
+        out.append(v if v.tzinfo is not None else v.replace(tzinfo=UTC))
+    lo, hi = out
+    if lo is not None and hi is not None and not lo < hi:
+        raise ConfigError("until", owner, f"a datetime later than since ({lo.isoformat()})", hi)
+    return lo, hi
+
+
+def _accepts_period(trace: Trace) -> bool:
+    try:
+        names = inspect.signature(trace.build).parameters
+    except (TypeError, ValueError):
+        return False
+    return "since" in names and "until" in names
+
+
+def build_actions(
+    con: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    out: str = "_fs_actions",
+) -> str:
+    """Run the named traces and write their actions into the temp table ``out``.
+
+    With ``since`` and/or ``until`` only actions with ``since <= at < until`` are kept; an
+    action without a time (an X like, ``like_untimed``) cannot be placed in the period and is
+    dropped whenever a bound is given. Traces whose ``build`` accepts ``since``/``until``
+    keywords (the text traces) also restrict their own preparation to the period, which keeps
+    near-duplicate clustering proportional to the period, not to the whole store.
+
+    Returns ``out`` with the columns of :data:`ACTION_SELECT_COLUMNS`.
+    """
+    since, until = check_period(since, until)
+    chosen = [get_trace(n) for n in names]
+    selects = []
+    for t in chosen:
+        if _accepts_period(t):
+            selects.append(t.build(con, since=since, until=until))  # type: ignore[call-arg]
+        else:
+            selects.append(t.build(con))
+    conds, params = [], []
+    if since is not None:
+        conds.append('"at" >= ?')
+        params.append(since)
+    if until is not None:
+        conds.append('"at" < ?')
+        params.append(until)
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(out)} AS "
+        + " UNION ALL ".join(f"SELECT {ACTION_SELECT_COLUMNS} FROM ({s}){where}" for s in selects),
+        params * len(selects),
+    )
+    return out
+
+
 # -- built-ins -----------------------------------------------------------------------------------
 
 # Reposts are excluded from content traces (link, hashtag, ...): an X retweet repeats the
@@ -108,12 +196,14 @@ def _ref_trace(name: str, ref_type: str, what: str) -> SQLTrace:
 
 
 def _entity_trace(name: str, description: str, table: str, expr: str, **kw: object) -> SQLTrace:
+    # DISTINCT per (post, target): a post that carries the same URL or tag twice is one action
     return SQLTrace(
         name,
         description,
-        "SELECT p.platform, p.account_id, '" + name + "' AS trace, " + expr + " AS target, "
+        "SELECT p.platform, p.account_id, '" + name + "' AS trace, e.target, "
         'p.created_at AS "at", p.post_id, CAST(NULL AS TIMESTAMPTZ) AS t0 '
-        f"FROM {table} e JOIN posts p ON p.platform = e.platform AND p.post_id = e.post_id "
+        f"FROM (SELECT DISTINCT e.platform, e.post_id, {expr} AS target FROM {table} e) e "
+        "JOIN posts p ON p.platform = e.platform AND p.post_id = e.post_id "
         f"WHERE {_ORIGINAL}",
         **kw,  # type: ignore[arg-type]
     )
@@ -122,11 +212,23 @@ def _entity_trace(name: str, description: str, table: str, expr: str, **kw: obje
 _BUILTINS: list[Trace] = [
     SQLTrace(
         "repost",
-        "Accounts that reposted the same post (target: the reposted post id).",
+        "Accounts that reposted the same post (target: the reposted post id): repost posts, "
+        "and engagements of kind `repost` (X retweeted-by lists) not already a repost post; "
+        "those without a time form the set-overlap trace `repost_untimed`.",
         "SELECT p.platform, p.account_id, 'repost' AS trace, p.ref_post_id AS target, "
         'p.created_at AS "at", p.post_id, o.created_at AS t0 '
         "FROM posts p LEFT JOIN posts o ON o.platform = p.platform AND o.post_id = p.ref_post_id "
-        "WHERE p.kind = 'repost'",
+        "WHERE p.kind = 'repost' "
+        "UNION ALL "
+        "SELECT e.platform, e.account_id, "
+        "CASE WHEN e.\"at\" IS NULL THEN 'repost_untimed' ELSE 'repost' END, "
+        'e.target_post_id, e."at", CAST(NULL AS VARCHAR), o.created_at '
+        "FROM engagements e "
+        "LEFT JOIN posts o ON o.platform = e.platform AND o.post_id = e.target_post_id "
+        "WHERE e.kind = 'repost' AND NOT EXISTS (SELECT 1 FROM posts r WHERE r.kind = 'repost' "
+        "  AND r.platform = e.platform AND r.account_id = e.account_id "
+        "  AND r.ref_post_id = e.target_post_id)",
+        untimed_name="repost_untimed",
     ),
     _ref_trace("quote", "quote", "quoted"),
     _ref_trace("reply", "reply", "replied to"),
