@@ -100,6 +100,11 @@ def run(out: Path, actions: int, seed: int) -> dict[str, Any]:
                 ch.flagged_posts, files.ground_truth
             ),
         }
+        t = time.perf_counter()
+        from fimiscope.narratives.demo import narratives_step
+
+        summary["narratives"] = narratives_step(store, files, seed)
+        summary["seconds"]["narratives"] = round(time.perf_counter() - t, 1)
         exported = export_run(
             store,
             result.run_id,
@@ -234,6 +239,10 @@ def _markdown(s: dict[str, Any]) -> str:
                 f"{tz['ci_high']:+d}] | {tz['template']} | {tz['foreign_working_day']} |"
             )
         lines.append("")
+    if s.get("narratives"):
+        from fimiscope.narratives.demo import narratives_markdown
+
+        lines += narratives_markdown(s["narratives"])
     return "\n".join(lines)
 
 
@@ -268,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         f"boosted posts flagged: {c['flagged_posts']} (precision {bp['precision']:.2f}, "
         f"recall {bp['recall']:.2f} against the ground truth)"
     )
+    if summary.get("narratives"):
+        from fimiscope.narratives.demo import narratives_lines
+
+        print("\n".join(narratives_lines(summary["narratives"])))
     print(f"summary: {args.out / 'summary.md'}")
     print(
         f"store:   {db}  (try: .venv/bin/fimiscope info -s {db})"

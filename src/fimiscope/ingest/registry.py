@@ -24,6 +24,7 @@ _BUILTIN_MODULES = (
     "fimiscope.ingest.formats.telegram",
     "fimiscope.ingest.formats.line",
     "fimiscope.ingest.formats.generic",
+    "fimiscope.ingest.formats.rss",
 )
 SNIFF_THRESHOLD = 0.5
 
