@@ -18,6 +18,7 @@ SCRIPTS = [
     ("bench_coordination_scale", []),
     ("bench_coordination_peer", ["--sizes", "100k,1M"]),
     ("bench_characterize", []),
+    ("bench_web", ["--actions", "1000000"]),
 ]
 
 
