@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+# The sentence-transformers stack (torch) only for the tests of that embedder: when it cannot
+# be installed here, those tests report themselves as skipped with the reason.
+ST_STAMP := $(VENV)/.installed-st
+$(ST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[st]' || echo "make: torch/sentence-transformers not installed; their tests will be skipped" >&2
+	touch $(ST_STAMP)
+
 env: $(STAMP)
 
 demo: $(STAMP)
@@ -27,7 +34,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   chromium chromium-driver fonts-noto-cjk >/dev/null) ; } || echo "make: chromium not installed; browser tests will be skipped" >&2
 
-test: $(STAMP) browser
+test: $(STAMP) $(ST_STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

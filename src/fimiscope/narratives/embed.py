@@ -253,7 +253,11 @@ class SentenceTransformerEmbedder:
     def dim(self) -> int:  # type: ignore[override]
         if self._dim is None:
             model = self._model()
-            self._dim = int(model.get_sentence_embedding_dimension())
+            # renamed in sentence-transformers 6; the old name warns there
+            get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
+                model, "get_sentence_embedding_dimension"
+            )
+            self._dim = int(get_dim())
         return self._dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
