@@ -254,9 +254,9 @@ class SentenceTransformerEmbedder:
         if self._dim is None:
             model = self._model()
             # renamed in sentence-transformers 6; the old name warns there
-            get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
-                model, "get_sentence_embedding_dimension"
-            )
+            get_dim = getattr(model, "get_embedding_dimension", None)
+            if get_dim is None:
+                get_dim = model.get_sentence_embedding_dimension
             self._dim = int(get_dim())
         return self._dim
 
