@@ -394,3 +394,82 @@ def test_sql_path_and_kernel_give_the_same_rows(window):
     assert len(sql) >= 10  # window 0 (exact ties only) has the fewest
     assert con.execute("SELECT * FROM p_kernel ORDER BY ALL").fetchall() == sql
     assert engine_pairs(con, "p_kernel") == reference_pairs(acts, **kw)
+
+
+def _brute_aggregates(aid, tid, us, window_us, min_repetitions):
+    """{(a, b): (n_targets, n_coactions, first_us, last_us, gap_us)} by looking at every pair."""
+    acc = {}
+    for i in range(len(aid)):
+        for j in range(len(aid)):
+            a, b = int(aid[i]), int(aid[j])
+            if a >= b or tid[i] != tid[j]:
+                continue
+            gap = abs(int(us[i]) - int(us[j])) if window_us is not None else 0
+            if window_us is not None and gap > window_us:
+                continue
+            f = min(int(us[i]), int(us[j])) if window_us is not None else 0
+            e = acc.setdefault((a, b), [set(), 0, f, f, 0])
+            e[0].add(int(tid[i]))
+            e[1] += 1
+            e[2], e[3], e[4] = min(e[2], f), max(e[3], f), e[4] + gap
+    return {
+        k: (len(v[0]), v[1], v[2], v[3], v[4])
+        for k, v in acc.items()
+        if len(v[0]) >= min_repetitions
+    }
+
+
+@pytest.mark.parametrize("window_us", [None, 0, 3, 40])
+@pytest.mark.parametrize("min_repetitions", [1, 2, 3])
+def test_kernel_aggregates_match_brute_force(window_us, min_repetitions):
+    """The kernel on its own (prefilter, partner ranges, work-balanced chunks, threads) against
+    every pair looked at: isolated actions, repeated actions of one account on a target (the
+    prefilter must not count those as partners) and sparse accounts (ids with gaps)."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("numba")
+    from fimiscope.coordination._kernel import pair_aggregates
+
+    rng = np.random.default_rng(window_us or 7)
+    n = 700
+    aid = rng.choice(np.arange(0, 120, 3), n)
+    tid = rng.integers(0, 30, n)
+    us = rng.integers(0, 400, n)
+    us[:50] = us[50:100]  # exact ties
+    aid[100:130], tid[100:130] = aid[0], tid[0]  # one account acting again and again
+    want = _brute_aggregates(aid, tid, us, window_us, min_repetitions)
+    if window_us is None or window_us >= 40:  # the narrow windows may keep few pairs
+        assert len(want) >= 5
+    for threads in (1, 2):
+        res = pair_aggregates(
+            aid, tid, us, window_us=window_us, min_repetitions=min_repetitions, threads=threads
+        )
+        got = {
+            (int(a), int(b)): (int(t), int(c), int(f), int(la), int(g))
+            for a, b, t, c, f, la, g in zip(
+                *(
+                    res[k]
+                    for k in ("a", "b", "n_targets", "n_coactions", "first_us", "last_us", "gap_us")
+                ),
+                strict=True,
+            )
+        }
+        if window_us is None:  # times are not part of set overlap
+            got = {k: (*v[:2], 0, 0, 0) for k, v in got.items()}
+        assert len(got) == len(res["a"])
+        assert got == want
+    # already sorted input gives the same rows
+    order = np.lexsort((us, tid))
+    again = pair_aggregates(
+        aid[order],
+        tid[order],
+        us[order],
+        window_us=window_us,
+        min_repetitions=min_repetitions,
+        presorted=True,
+    )
+    names = ("a", "b", "n_targets", "n_coactions", "first_us", "last_us", "gap_us")
+    if window_us is None:
+        names = names[:4]
+    assert sorted(zip(*(again[k] for k in names), strict=True)) == sorted(
+        zip(*(res[k] for k in names), strict=True)
+    )

@@ -240,6 +240,11 @@ def pair_counts(
                     )
                     + "WHERE false"
                 )
+    from fimiscope.coordination import _kernel
+
+    use_kernel = kernel and _kernel.available()
+    if use_kernel:
+        _kernel.preload()  # numba's import and cache load overlap the SQL below
     try:
         _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
         if max_cell is not None:
@@ -253,7 +258,8 @@ def pair_counts(
                     f"t.target FROM {crowd} c JOIN {pts} p ON p.pt = c.pt "
                     f"JOIN {ids} i ON i.aid = c.aid JOIN {tgt} t ON t.tid = c.tid"
                 )
-        _prune(con, act, window, min_repetitions)
+        if not use_kernel:  # the kernel prunes on its sorted arrays (same rule, exact)
+            _prune(con, act, window, min_repetitions)
         con.execute(
             f"CREATE TEMP TABLE {part} (pt INTEGER, k BIGINT, n_targets BIGINT, "
             "n_coactions BIGINT, first_us BIGINT, last_us BIGINT, gap_us_sum HUGEINT)"
@@ -261,9 +267,7 @@ def pair_counts(
         pt_ids = [
             r[0] for r in con.execute(f"SELECT DISTINCT pt FROM {act} ORDER BY pt").fetchall()
         ]
-        from fimiscope.coordination import _kernel
-
-        if kernel and _kernel.available():
+        if use_kernel:
             pair_counts.last_partitions = None  # type: ignore[attr-defined]
             pair_counts.last_engine = "kernel"  # type: ignore[attr-defined]
             _kernel_pairs(con, act, part, window, pt_ids, min_repetitions)
