@@ -28,26 +28,42 @@ def run(n: int, data_dir: Path, memory_limit: str) -> dict[str, float]:
     store = data_dir / f"store_{n}.duckdb"
     for p in (store, Path(str(store) + ".wal")):
         p.unlink(missing_ok=True)
-    cmd = [sys.executable, "-c",
-           "import resource,sys; from fimiscope.cli import main; rc = main(sys.argv[1:]); "
-           "r = resource.getrusage(resource.RUSAGE_SELF); "
-           "print(r.ru_utime + r.ru_stime, r.ru_maxrss, file=sys.stderr); "
-           "sys.exit(rc)",
-           "ingest", str(data), "--store", str(store), "--memory-limit", memory_limit, "--json"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import resource,sys; from fimiscope.cli import main; rc = main(sys.argv[1:]); "
+        "r = resource.getrusage(resource.RUSAGE_SELF); "
+        "print(r.ru_utime + r.ru_stime, r.ru_maxrss, file=sys.stderr); "
+        "sys.exit(rc)",
+        "ingest",
+        str(data),
+        "--store",
+        str(store),
+        "--memory-limit",
+        memory_limit,
+        "--json",
+    ]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"})
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "FIMISCOPE_NO_PROGRESS": "1"}
+    )
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     cpu, peak_kb = proc.stderr.strip().splitlines()[-1].split()
     out = proc.stdout
-    info, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "files"'):])
+    info, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "files"') :])
     stored = sum(int(f.get("posts", 0)) for f in info["files"])
     if stored < n:  # a fast benchmark that lost rows is no result
         raise SystemExit(f"only {stored} of {n} posts were stored:\n{proc.stdout[:2000]}")
-    return {"posts": n, "seconds": seconds, "posts_per_s": n / seconds, "cpu_s": float(cpu),
-            "peak_rss_mb": int(peak_kb) / 1024, "file_mb": data.stat().st_size / 2**20}
+    return {
+        "posts": n,
+        "seconds": seconds,
+        "posts_per_s": n / seconds,
+        "cpu_s": float(cpu),
+        "peak_rss_mb": int(peak_kb) / 1024,
+        "file_mb": data.stat().st_size / 2**20,
+    }
 
 
 def main() -> None:
@@ -59,16 +75,21 @@ def main() -> None:
     args.data_dir.mkdir(exist_ok=True)
     # On a shared machine the wall time depends on the other jobs; CPU seconds per million
     # posts do not (100,000 posts/s on 2 cores allows 20).
-    print(f"| posts | file MB | seconds | posts/s | CPU s | CPU s per 1M | peak RSS MB | load |  "
-          f"({os.cpu_count()} cores)")
+    print(
+        f"| posts | file MB | seconds | posts/s | CPU s | CPU s per 1M | peak RSS MB | load |  "
+        f"({os.cpu_count()} cores)"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in args.posts:
         load = os.getloadavg()[0]
         r = run(n, args.data_dir, args.memory_limit)
         load = max(load, os.getloadavg()[0])
-        print(f"| {n:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['posts_per_s']:,.0f} "
-              f"| {r['cpu_s']:.1f} | {r['cpu_s'] * 1e6 / n:.1f} | {r['peak_rss_mb']:.0f} "
-              f"| {load:.1f} |", flush=True)
+        print(
+            f"| {n:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['posts_per_s']:,.0f} "
+            f"| {r['cpu_s']:.1f} | {r['cpu_s'] * 1e6 / n:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {load:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

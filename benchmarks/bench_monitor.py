@@ -12,8 +12,8 @@ alert about a group of its accounts.
     .venv/bin/python benchmarks/bench_monitor.py --scenario /tmp/sc_1m --rate 20000 \
         --duration 600 --loops 14 --detect-share 0.25
 
-Generate the scenario first (`python -m fimiscope.simulate --out /tmp/sc_1m --actions 1000000
---bluesky-share 0.85` or the API).
+Without ``--scenario`` the script writes one into ``bench-data/monitor_scenario`` first
+(``generate_scenario(actions=1_000_000, seed=7, bluesky_share=0.85)``) and reuses it afterwards.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _serve(path: str, rate: float, loops: int, port_q: Any, start_q: Any, cpu_q:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", required=True, type=Path)
+    ap.add_argument("--scenario", type=Path, default=None)
     ap.add_argument("--rate", type=float, default=20_000)
     ap.add_argument("--span", type=float, default=3 * 86400)
     ap.add_argument("--every", type=float, default=6 * 3600)
@@ -65,6 +65,13 @@ def main() -> None:
     from fimiscope.monitor.sources import time_us_of
     from fimiscope.store import Store
 
+    if args.scenario is None:
+        args.scenario = Path(__file__).resolve().parent.parent / "bench-data" / "monitor_scenario"
+        if not (args.scenario / "ground_truth.json").exists():
+            from fimiscope.simulate import generate_scenario
+
+            print(f"writing the scenario into {args.scenario}", flush=True)
+            generate_scenario(args.scenario, actions=1_000_000, seed=7, bluesky_share=0.85)
     jet = args.scenario / "jetstream.jsonl"
     truth = json.loads((args.scenario / "ground_truth.json").read_text())
     ops: set[str] = set()

@@ -19,6 +19,25 @@ SCRIPTS = [
     ("bench_coordination_peer", ["--sizes", "100k,1M"]),
     ("bench_characterize", []),
     ("bench_web", ["--actions", "1000000"]),
+    ("bench_narratives", ["quality", "--actions", "200000", "--seed", "7"]),
+    ("bench_narratives", ["throughput", "--posts", "1000000"]),
+    (
+        "bench_monitor",
+        [
+            "--rate",
+            "20000",
+            "--duration",
+            "600",
+            "--loops",
+            "14",
+            "--detect-share",
+            "0.25",
+            "--batch-size",
+            "100000",
+            "--batch-seconds",
+            "1.0",
+        ],
+    ),
 ]
 
 

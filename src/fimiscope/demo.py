@@ -282,9 +282,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n".join(narratives_lines(summary["narratives"])))
     print(f"summary: {args.out / 'summary.md'}")
-    print(
-        f"store:   {db}  (try: .venv/bin/fimiscope info -s {db})"
-    )
+    print(f"store:   {db}  (try: .venv/bin/fimiscope info -s {db})")
     print(f"graphs:  {args.out / 'coordination'} (GEXF/GraphML for Gephi, pseudonymised)")
     if "report" in summary["outputs"]:
         print(f"report:  {summary['outputs']['report']} (groups auto-confirmed by analyst 'demo')")

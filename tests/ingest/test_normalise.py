@@ -34,10 +34,15 @@ def test_hashtags_and_handles() -> None:
 
 
 def test_urls() -> None:
-    assert normalise_url("https://www.asahi.com/articles/A1.html?utm_source=tw&fbclid=1#x") == \
-        "https://www.asahi.com/articles/A1.html"
+    assert (
+        normalise_url("https://www.asahi.com/articles/A1.html?utm_source=tw&fbclid=1#x")
+        == "https://www.asahi.com/articles/A1.html"
+    )
     assert normalise_url("HTTP://Example.com:80/a/") == "http://example.com/a"
-    assert normalise_url("https://mobile.twitter.com/u/status/1?s=20&t=zz") == "https://x.com/u/status/1"
+    assert (
+        normalise_url("https://mobile.twitter.com/u/status/1?s=20&t=zz")
+        == "https://x.com/u/status/1"
+    )
     assert normalise_url("https://t.co/abc") == "https://t.co/abc"  # short links kept, no network
     assert normalise_url("https://example.com/?b=2&a=1") == "https://example.com?a=1&b=2"
     assert normalise_url("nhk.or.jp/news") == "http://nhk.or.jp/news"

@@ -47,8 +47,9 @@ class IngestInfo:
         return asdict(self)
 
 
-def expand_paths(paths: Iterable[str | Path],
-                 on_error: Callable[[IngestError], None] | None = None) -> list[Path]:
+def expand_paths(
+    paths: Iterable[str | Path], on_error: Callable[[IngestError], None] | None = None
+) -> list[Path]:
     """Files named, found under folders (recursively, hidden files skipped) or matched by globs.
 
     A name that matches nothing raises :class:`IngestError`, or is passed to ``on_error``.
@@ -57,8 +58,14 @@ def expand_paths(paths: Iterable[str | Path],
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file()
-                              and not any(part.startswith(".") for part in q.relative_to(p).parts)))
+            out.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.is_file()
+                    and not any(part.startswith(".") for part in q.relative_to(p).parts)
+                )
+            )
         elif p.exists():
             out.append(p)
         else:
@@ -120,8 +127,12 @@ def ingest(
     if format is not None:
         registry.get(format)  # an unknown name is an error even when every file is known
     files = expand_paths(paths, on_error)
-    params = {"paths": [str(p) for p in files], "format": format, "options": options or {},
-              "batch_size": batch_size}
+    params = {
+        "paths": [str(p) for p in files],
+        "format": format,
+        "options": options or {},
+        "batch_size": batch_size,
+    }
     digests = {}
     for p in files:
         try:
@@ -138,8 +149,18 @@ def ingest(
     try:
         for p, sha in digests.items():
             try:
-                infos.append(ingest_file(store, p, format=format, options=options, sha256=sha,
-                                         run_id=run_id, batch_size=batch_size, progress=progress))
+                infos.append(
+                    ingest_file(
+                        store,
+                        p,
+                        format=format,
+                        options=options,
+                        sha256=sha,
+                        run_id=run_id,
+                        batch_size=batch_size,
+                        progress=progress,
+                    )
+                )
             except IngestError as exc:
                 failed.append(str(exc))
                 if on_error is None:
@@ -151,7 +172,8 @@ def ingest(
         raise
     rejected = sum(i.rejected for i in infos)
     store.finish_run(
-        run_id, status="failed" if failed else "ok",
+        run_id,
+        status="failed" if failed else "ok",
         message=f"{len(infos)} files, {sum(i.posts for i in infos)} posts, {rejected} rejected"
         + (f"; {len(failed)} failed" if failed else ""),
     )
@@ -178,8 +200,20 @@ def ingest_file(
     con = store.con
     known = first_row(con.execute("SELECT source_id, format FROM sources WHERE sha256 = ?", [sha]))
     if known is not None:
-        return IngestInfo(str(path), known[1], sha, known[0], run_id, 0, 0, 0, 0, 0, True,
-                          time.perf_counter() - started)
+        return IngestInfo(
+            str(path),
+            known[1],
+            sha,
+            known[0],
+            run_id,
+            0,
+            0,
+            0,
+            0,
+            0,
+            True,
+            time.perf_counter() - started,
+        )
     source = SourceFile(path.resolve(), dict(options or {}))
     if path.stat().st_size == 0:
         raise IngestError(path, "the file is empty")
@@ -199,17 +233,29 @@ def ingest_file(
             fmt.parse(source, sink)
         except FimiscopeError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
-                EOFError, UnicodeDecodeError, duckdb.Error) as exc:
-            raise IngestError(path, f"cannot be read as {fmt.description}: "
-                                    f"{type(exc).__name__}: {exc}") from exc
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            OSError,
+            EOFError,
+            UnicodeDecodeError,
+            duckdb.Error,
+        ) as exc:
+            raise IngestError(
+                path, f"cannot be read as {fmt.description}: {type(exc).__name__}: {exc}"
+            ) from exc
         sink.flush()
         if sink.records == 0:
             raise IngestError(path, f"no records found; expected {fmt.expected}")
         if sink.rejected == sink.records:
             raise IngestError(
-                path, f"every one of its {sink.records} records was rejected; "
-                      f"is it really {fmt.description}? (expected {fmt.expected})")
+                path,
+                f"every one of its {sink.records} records was rejected; "
+                f"is it really {fmt.description}? (expected {fmt.expected})",
+            )
         try:
             with store.transaction():
                 row = first_row(con.execute("SELECT nextval('source_id_seq')"))
@@ -220,13 +266,37 @@ def ingest_file(
                 _merge.insert_rejects(con, stage, source_id, str(source.path), fmt.name, now)
                 con.execute(
                     "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [source_id, str(source.path), sha, fmt.name, path.stat().st_size,
-                     sink.records, counts["posts"], counts["accounts"], counts["engagements"],
-                     sink.rejected, sink.cursor, now, run_id],
+                    [
+                        source_id,
+                        str(source.path),
+                        sha,
+                        fmt.name,
+                        path.stat().st_size,
+                        sink.records,
+                        counts["posts"],
+                        counts["accounts"],
+                        counts["engagements"],
+                        sink.rejected,
+                        sink.cursor,
+                        now,
+                        run_id,
+                    ],
                 )
         except duckdb.Error as exc:
-            raise IngestError(path, f"the store refused the data: "
-                                    f"{str(exc).splitlines()[0]}") from exc
-    return IngestInfo(str(path), fmt.name, sha, source_id, run_id, sink.records, counts["posts"],
-                      counts["accounts"], counts["engagements"], sink.rejected, False,
-                      time.perf_counter() - started)
+            raise IngestError(
+                path, f"the store refused the data: {str(exc).splitlines()[0]}"
+            ) from exc
+    return IngestInfo(
+        str(path),
+        fmt.name,
+        sha,
+        source_id,
+        run_id,
+        sink.records,
+        counts["posts"],
+        counts["accounts"],
+        counts["engagements"],
+        sink.rejected,
+        False,
+        time.perf_counter() - started,
+    )

@@ -32,8 +32,9 @@ STAGING = "fimiscope_staging"
 NEW_POSTS = f"{STAGING}.{quote_ident('new_posts')}"
 
 
-def _run(con: duckdb.DuckDBPyConnection, stage: StageFiles, sql: str,
-         extra: dict[str, Any] | None = None) -> None:
+def _run(
+    con: duckdb.DuckDBPyConnection, stage: StageFiles, sql: str, extra: dict[str, Any] | None = None
+) -> None:
     con.execute(sql, {**stage.params(sql), **(extra or {})})
 
 
@@ -66,13 +67,20 @@ _ROW = "(file_index::BIGINT << 32) + file_row_number"
 def _merge_posts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: int) -> int:
     sp = source("posts")
     # A full copy replaces a stub (a post known only from a reference).
-    _run(con, stage, f"""
+    _run(
+        con,
+        stage,
+        f"""
         DELETE FROM posts USING (SELECT DISTINCT platform, post_id FROM {sp} WHERE NOT is_stub) s
         WHERE posts.platform = s.platform AND posts.post_id = s.post_id AND posts.is_stub
-    """)
+    """,
+    )
     # The posts this file adds: per post, its first full copy (else its first stub), unless the
     # store has it. Only the narrow columns are kept; the wide rows are read once, below.
-    _run(con, stage, f"""
+    _run(
+        con,
+        stage,
+        f"""
         CREATE OR REPLACE TABLE {NEW_POSTS} AS
         SELECT s.* FROM (
             SELECT platform, post_id, account_id, created_at, is_stub, is_truncated, _seq,
@@ -82,14 +90,18 @@ def _merge_posts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: i
                 PARTITION BY platform, post_id ORDER BY is_stub, is_truncated, _seq) = 1
         ) s
         ANTI JOIN posts p ON p.platform = s.platform AND p.post_id = s.post_id
-    """)
+    """,
+    )
     # `_row` names one staged row (its file and its place in that file).
-    _run(con, stage,
-         f"INSERT INTO posts ({_cols(POSTS)}) SELECT {_cols(POSTS)} FROM "
-         f"(SELECT s.*, $source_id::BIGINT AS source_id "
-         f"FROM (SELECT *, {_ROW} AS _row FROM {sp}) s SEMI JOIN {NEW_POSTS} n "
-         f"ON n._row = s._row)",
-         {"source_id": source_id})
+    _run(
+        con,
+        stage,
+        f"INSERT INTO posts ({_cols(POSTS)}) SELECT {_cols(POSTS)} FROM "
+        f"(SELECT s.*, $source_id::BIGINT AS source_id "
+        f"FROM (SELECT *, {_ROW} AS _row FROM {sp}) s SEMI JOIN {NEW_POSTS} n "
+        f"ON n._row = s._row)",
+        {"source_id": source_id},
+    )
     return _scalar(con, f"SELECT count(*) FROM {NEW_POSTS} WHERE NOT is_stub")
 
 
@@ -98,11 +110,17 @@ def _merge_posts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: i
 _REQUIRED = {"post_urls": "url_norm", "post_hashtags": "tag_norm"}
 
 
-def _merge_child(con: duckdb.DuckDBPyConnection, stage: StageFiles, table: str,
-                 key: tuple[str, ...]) -> None:
-    target_cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-        "AND table_schema = 'main' ORDER BY ordinal_position", [table]).fetchall()]
+def _merge_child(
+    con: duckdb.DuckDBPyConnection, stage: StageFiles, table: str, key: tuple[str, ...]
+) -> None:
+    target_cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = 'main' ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
     col_sql = ", ".join(quote_ident(c) for c in target_cols)
     part = ", ".join(quote_ident(c) for c in key)
     required = _REQUIRED.get(table)
@@ -114,19 +132,26 @@ def _merge_child(con: duckdb.DuckDBPyConnection, stage: StageFiles, table: str,
     sql = f"SELECT 1 FROM {source(table)} GROUP BY {part} HAVING count(*) > 1 LIMIT 1"
     repeats = first_row(con.execute(sql, stage.params(sql))) is not None
     first = f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY _seq) = 1" if repeats else ""
-    _run(con, stage, f"""
+    _run(
+        con,
+        stage,
+        f"""
         INSERT INTO {quote_ident(table)} ({col_sql})
         SELECT {col_sql} FROM (
             SELECT c.* FROM {source(table)} c SEMI JOIN {NEW_POSTS} n
                 ON n.platform = c.platform AND n.post_id = c.post_id
         ) {where}
         {first}
-    """)
+    """,
+    )
 
 
 def _merge_engagements(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: int) -> int:
     before = _scalar(con, "SELECT count(*) FROM engagements")
-    _run(con, stage, f"""
+    _run(
+        con,
+        stage,
+        f"""
         INSERT INTO engagements ({_cols(ENGAGEMENTS)})
         SELECT platform, account_id, kind, target_post_id, target_account_id, "at",
                $source_id::BIGINT
@@ -140,26 +165,34 @@ def _merge_engagements(con: duckdb.DuckDBPyConnection, stage: StageFiles, source
           ON e.platform = s.platform AND e.account_id = s.account_id AND e.kind = s.kind
          AND e.target_post_id IS NOT DISTINCT FROM s.target_post_id
          AND e.target_account_id IS NOT DISTINCT FROM s.target_account_id
-    """, {"source_id": source_id})
+    """,
+        {"source_id": source_id},
+    )
     return _scalar(con, "SELECT count(*) FROM engagements") - before
 
 
-_PROFILE = [c for c in ACCOUNTS.column_names
-            if c not in ("platform", "account_id", "first_seen_at", "source_id", "handle_norm")]
+_PROFILE = [
+    c
+    for c in ACCOUNTS.column_names
+    if c not in ("platform", "account_id", "first_seen_at", "source_id", "handle_norm")
+]
 
 
 def _merge_accounts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: int) -> int:
     acc = f"{STAGING}.{quote_ident('acc')}"
     firsts = ", ".join(
         f"arg_min({quote_ident(c)}, _seq) FILTER (WHERE {quote_ident(c)} IS NOT NULL) "
-        f"AS {quote_ident(c)}" for c in _PROFILE
+        f"AS {quote_ident(c)}"
+        for c in _PROFILE
     )
     # The folded form of the first handle (NULL when that handle folds to nothing).
-    firsts += (", arg_min_null(handle_norm, _seq) FILTER (WHERE handle IS NOT NULL) "
-               "AS handle_norm")
+    firsts += ", arg_min_null(handle_norm, _seq) FILTER (WHERE handle IS NOT NULL) AS handle_norm"
     se = source("engagements")
     # Every account the file mentions gets a row, profile or not, so joins never lose one.
-    _run(con, stage, f"""
+    _run(
+        con,
+        stage,
+        f"""
         CREATE OR REPLACE TABLE {acc} AS
         WITH profiles AS (
             SELECT platform, account_id, {firsts} FROM {source("accounts")} GROUP BY ALL
@@ -183,7 +216,8 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id
         SELECT ids.platform, ids.account_id, {", ".join("p." + quote_ident(c) for c in _PROFILE)},
                p.handle_norm, ids.first_seen_at
           FROM ids LEFT JOIN profiles p USING (platform, account_id)
-    """)
+    """,
+    )
     sets = ", ".join(
         f"{quote_ident(c)} = coalesce(accounts.{quote_ident(c)}, s.{quote_ident(c)})"
         for c in (*_PROFILE, "handle_norm")
@@ -197,19 +231,33 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id
          WHERE accounts.platform = s.platform AND accounts.account_id = s.account_id
     """)
     before = _scalar(con, "SELECT count(*) FROM accounts")
-    con.execute(f"""
+    con.execute(
+        f"""
         INSERT INTO accounts ({_cols(ACCOUNTS)})
         SELECT {_cols(ACCOUNTS)} FROM (SELECT *, ?::BIGINT AS source_id FROM {acc})
         s ANTI JOIN accounts a ON a.platform = s.platform AND a.account_id = s.account_id
-    """, [source_id])
+    """,
+        [source_id],
+    )
     return _scalar(con, "SELECT count(*) FROM accounts") - before
 
 
-def insert_rejects(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: int | None,
-                   path: str, fmt: str, now: datetime) -> None:
-    _run(con, stage, f"""
+def insert_rejects(
+    con: duckdb.DuckDBPyConnection,
+    stage: StageFiles,
+    source_id: int | None,
+    path: str,
+    fmt: str,
+    now: datetime,
+) -> None:
+    _run(
+        con,
+        stage,
+        f"""
         INSERT INTO rejects
         SELECT $source_id::BIGINT, $path, $fmt, line, byte_offset, location, reason, excerpt,
                $now
           FROM {source("rejects")} ORDER BY _seq
-    """, {"source_id": source_id, "path": path, "fmt": fmt, "now": now})
+    """,
+        {"source_id": source_id, "path": path, "fmt": fmt, "now": now},
+    )

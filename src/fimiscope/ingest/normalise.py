@@ -110,14 +110,37 @@ def fold_handle(handle: str | None) -> str | None:
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 _TRACKING = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "igsh",
-        "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "ref_url", "spm", "cmpid", "ocid",
-        "twclid", "ttclid", "li_fat_id", "mkt_tok", "vero_id", "oly_enc_id", "oly_anon_id",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "igsh",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref_src",
+        "ref_url",
+        "spm",
+        "cmpid",
+        "ocid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "mkt_tok",
+        "vero_id",
+        "oly_enc_id",
+        "oly_anon_id",
     }
 )
 # X appends ?s=NN (share sheet) and ?t=... (tracking) to its links.
-_X_HOSTS = frozenset({"x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
-                      "mobile.x.com", "www.x.com"})
+_X_HOSTS = frozenset(
+    {"x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com", "www.x.com"}
+)
 _X_TRACKING = frozenset({"s", "t", "ref_src", "ref_url"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEMELESS = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)+(?:[/?#:]|$)", re.UNICODE)
@@ -209,8 +232,12 @@ def url_domain_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 
 def parse_time(value: str | int | float | None) -> datetime | None:
@@ -241,8 +268,15 @@ def parse_time(value: str | int | float | None) -> datetime | None:
             off = s[20:25]
             sign = -1 if off[0] == "-" else 1
             tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[3:5])))
-            dt = datetime(int(s[26:30]), month, int(s[8:10]), int(s[11:13]), int(s[14:16]),
-                          int(s[17:19]), tzinfo=tz)
+            dt = datetime(
+                int(s[26:30]),
+                month,
+                int(s[8:10]),
+                int(s[11:13]),
+                int(s[14:16]),
+                int(s[17:19]),
+                tzinfo=tz,
+            )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"not a time: {value!r}") from exc
         return dt.astimezone(UTC)

@@ -96,6 +96,7 @@ def detect(source: SourceFile, name: str | None = None) -> Format:
         raise UnknownFormatError(
             source.path,
             "no known format recognises this file (known: "
-            + ", ".join(sorted(_FORMATS)) + "); name one with --format",
+            + ", ".join(sorted(_FORMATS))
+            + "); name one with --format",
         )
     return _FORMATS[scored[0][1]]

@@ -25,54 +25,123 @@ _TS = pa.timestamp("us", tz="UTC")
 # parser's rows: staging adds them with the vectorised functions of `normalise`, for every
 # format alike (see `staging.DERIVED`).
 STAGE_SCHEMAS: dict[str, pa.Schema] = {
-    "accounts": pa.schema([
-        ("platform", pa.string()), ("account_id", pa.string()), ("handle", pa.string()),
-        ("display_name", pa.string()), ("description", pa.string()),
-        ("location", pa.string()), ("created_at", _TS), ("followers_count", pa.int64()),
-        ("following_count", pa.int64()), ("posts_count", pa.int64()), ("verified", pa.bool_()),
-        ("protected", pa.bool_()), ("default_profile_image", pa.bool_()),
-        ("profile_image_url", pa.string()), ("lang", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "posts": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("account_id", pa.string()),
-        ("created_at", _TS), ("kind", pa.string()), ("ref_post_id", pa.string()),
-        ("ref_account_id", pa.string()), ("conversation_id", pa.string()), ("text", pa.string()),
-        ("lang", pa.string()), ("client", pa.string()),
-        ("like_count", pa.int64()), ("repost_count", pa.int64()), ("reply_count", pa.int64()),
-        ("quote_count", pa.int64()), ("view_count", pa.int64()), ("is_truncated", pa.bool_()),
-        ("is_stub", pa.bool_()), ("withheld", pa.string()), ("url", pa.string()),
-        ("_seq", pa.int64()),
-    ]),
-    "post_refs": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("ref_type", pa.string()),
-        ("ref_post_id", pa.string()), ("ref_account_id", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "engagements": pa.schema([
-        ("platform", pa.string()), ("account_id", pa.string()), ("kind", pa.string()),
-        ("target_post_id", pa.string()), ("target_account_id", pa.string()), ("at", _TS),
-        ("_seq", pa.int64()),
-    ]),
-    "post_urls": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("position", pa.int32()),
-        ("url", pa.string()), ("expanded_url", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "post_hashtags": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("position", pa.int32()),
-        ("tag", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "post_mentions": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("position", pa.int32()),
-        ("handle", pa.string()), ("mentioned_account_id", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "post_media": pa.schema([
-        ("platform", pa.string()), ("post_id", pa.string()), ("position", pa.int32()),
-        ("media_key", pa.string()), ("media_type", pa.string()), ("url", pa.string()),
-        ("phash", pa.string()), ("_seq", pa.int64()),
-    ]),
-    "rejects": pa.schema([
-        ("line", pa.int64()), ("byte_offset", pa.int64()), ("location", pa.string()),
-        ("reason", pa.string()), ("excerpt", pa.string()), ("_seq", pa.int64()),
-    ]),
+    "accounts": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("account_id", pa.string()),
+            ("handle", pa.string()),
+            ("display_name", pa.string()),
+            ("description", pa.string()),
+            ("location", pa.string()),
+            ("created_at", _TS),
+            ("followers_count", pa.int64()),
+            ("following_count", pa.int64()),
+            ("posts_count", pa.int64()),
+            ("verified", pa.bool_()),
+            ("protected", pa.bool_()),
+            ("default_profile_image", pa.bool_()),
+            ("profile_image_url", pa.string()),
+            ("lang", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "posts": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("account_id", pa.string()),
+            ("created_at", _TS),
+            ("kind", pa.string()),
+            ("ref_post_id", pa.string()),
+            ("ref_account_id", pa.string()),
+            ("conversation_id", pa.string()),
+            ("text", pa.string()),
+            ("lang", pa.string()),
+            ("client", pa.string()),
+            ("like_count", pa.int64()),
+            ("repost_count", pa.int64()),
+            ("reply_count", pa.int64()),
+            ("quote_count", pa.int64()),
+            ("view_count", pa.int64()),
+            ("is_truncated", pa.bool_()),
+            ("is_stub", pa.bool_()),
+            ("withheld", pa.string()),
+            ("url", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "post_refs": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("ref_type", pa.string()),
+            ("ref_post_id", pa.string()),
+            ("ref_account_id", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "engagements": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("account_id", pa.string()),
+            ("kind", pa.string()),
+            ("target_post_id", pa.string()),
+            ("target_account_id", pa.string()),
+            ("at", _TS),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "post_urls": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("position", pa.int32()),
+            ("url", pa.string()),
+            ("expanded_url", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "post_hashtags": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("position", pa.int32()),
+            ("tag", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "post_mentions": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("position", pa.int32()),
+            ("handle", pa.string()),
+            ("mentioned_account_id", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "post_media": pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("position", pa.int32()),
+            ("media_key", pa.string()),
+            ("media_type", pa.string()),
+            ("url", pa.string()),
+            ("phash", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
+    "rejects": pa.schema(
+        [
+            ("line", pa.int64()),
+            ("byte_offset", pa.int64()),
+            ("location", pa.string()),
+            ("reason", pa.string()),
+            ("excerpt", pa.string()),
+            ("_seq", pa.int64()),
+        ]
+    ),
 }
 
 POST_KINDS = frozenset({"post", "repost", "quote", "reply"})
@@ -93,8 +162,14 @@ class _Record:
 
     __slots__ = ("_mark", "byte_offset", "excerpt", "line", "location", "sink")
 
-    def __init__(self, sink: Sink, line: int | None, byte_offset: int | None,
-                 excerpt: bytes | str | None, location: str | None) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        line: int | None,
+        byte_offset: int | None,
+        excerpt: bytes | str | None,
+        location: str | None,
+    ) -> None:
         self.sink = sink
         self.line = line
         self.byte_offset = byte_offset
@@ -108,8 +183,9 @@ class _Record:
         self._mark = self.sink._seq
         return self
 
-    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         sink = self.sink
         if exc is None:
             sink.records += 1
@@ -120,8 +196,13 @@ class _Record:
             return False
         sink._undo(self._mark)
         location = getattr(exc, "location", None) or self.location
-        sink.reject(_reason(exc), line=self.line, byte_offset=self.byte_offset,
-                    location=location, excerpt=self.excerpt)
+        sink.reject(
+            _reason(exc),
+            line=self.line,
+            byte_offset=self.byte_offset,
+            location=location,
+            excerpt=self.excerpt,
+        )
         sink.records += 1
         return True
 
@@ -145,8 +226,13 @@ class Sink:
         Rows (over all tables) to buffer before flushing.
     """
 
-    def __init__(self, on_batch: Callable[[str, pa.Table], None], *,
-                 batch_size: int = 100_000, con: Any = None) -> None:
+    def __init__(
+        self,
+        on_batch: Callable[[str, pa.Table], None],
+        *,
+        batch_size: int = 100_000,
+        con: Any = None,
+    ) -> None:
         self._on_batch = on_batch
         self.batch_size = batch_size
         self._cols: dict[str, dict[str, list[Any]]] = {
@@ -166,8 +252,14 @@ class Sink:
         self.con = con
 
     # -- record scope -------------------------------------------------------------------------
-    def record(self, *, line: int | None = None, byte_offset: int | None = None,
-               excerpt: bytes | str | None = None, location: str | None = None) -> _Record:
+    def record(
+        self,
+        *,
+        line: int | None = None,
+        byte_offset: int | None = None,
+        excerpt: bytes | str | None = None,
+        location: str | None = None,
+    ) -> _Record:
         """Scope one source record: on a bad-record error everything it added is undone."""
         return _Record(self, line, byte_offset, excerpt, location)
 
@@ -193,65 +285,148 @@ class Sink:
                     del values[keep:]
 
     # -- rows -----------------------------------------------------------------------------------
-    def account(self, platform: str, account_id: str, *, handle: str | None = None,
-                display_name: str | None = None, description: str | None = None,
-                location: str | None = None, created_at: datetime | None = None,
-                followers_count: int | None = None, following_count: int | None = None,
-                posts_count: int | None = None, verified: bool | None = None,
-                protected: bool | None = None, default_profile_image: bool | None = None,
-                profile_image_url: str | None = None, lang: str | None = None) -> None:
+    def account(
+        self,
+        platform: str,
+        account_id: str,
+        *,
+        handle: str | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        location: str | None = None,
+        created_at: datetime | None = None,
+        followers_count: int | None = None,
+        following_count: int | None = None,
+        posts_count: int | None = None,
+        verified: bool | None = None,
+        protected: bool | None = None,
+        default_profile_image: bool | None = None,
+        profile_image_url: str | None = None,
+        lang: str | None = None,
+    ) -> None:
         if not account_id:
             raise BadRecord("account without an id")
-        self._add("accounts", (
-            platform, str(account_id), handle, display_name, description,
-            location, created_at, followers_count, following_count, posts_count, verified,
-            protected, default_profile_image, profile_image_url, lang,
-        ))
+        self._add(
+            "accounts",
+            (
+                platform,
+                str(account_id),
+                handle,
+                display_name,
+                description,
+                location,
+                created_at,
+                followers_count,
+                following_count,
+                posts_count,
+                verified,
+                protected,
+                default_profile_image,
+                profile_image_url,
+                lang,
+            ),
+        )
 
-    def post(self, platform: str, post_id: str, *, account_id: str | None,
-             created_at: datetime | None, kind: str = "post", ref_post_id: str | None = None,
-             ref_account_id: str | None = None, conversation_id: str | None = None,
-             text: str | None = None, lang: str | None = None, client: str | None = None,
-             like_count: int | None = None, repost_count: int | None = None,
-             reply_count: int | None = None, quote_count: int | None = None,
-             view_count: int | None = None, is_truncated: bool = False, is_stub: bool = False,
-             withheld: str | None = None, url: str | None = None) -> None:
+    def post(
+        self,
+        platform: str,
+        post_id: str,
+        *,
+        account_id: str | None,
+        created_at: datetime | None,
+        kind: str = "post",
+        ref_post_id: str | None = None,
+        ref_account_id: str | None = None,
+        conversation_id: str | None = None,
+        text: str | None = None,
+        lang: str | None = None,
+        client: str | None = None,
+        like_count: int | None = None,
+        repost_count: int | None = None,
+        reply_count: int | None = None,
+        quote_count: int | None = None,
+        view_count: int | None = None,
+        is_truncated: bool = False,
+        is_stub: bool = False,
+        withheld: str | None = None,
+        url: str | None = None,
+    ) -> None:
         if not post_id:
             raise BadRecord("post without an id")
         if kind not in POST_KINDS:
             raise BadRecord(f"unknown post kind {kind!r}")
         if kind != "post" and not ref_post_id:
             raise BadRecord(f"a {kind} without the post it refers to")
-        self._add("posts", (
-            platform, str(post_id), None if account_id is None else str(account_id), created_at,
-            kind, ref_post_id, ref_account_id, conversation_id, text, lang,
-            client, like_count, repost_count, reply_count, quote_count, view_count, is_truncated,
-            is_stub, withheld, url,
-        ))
+        self._add(
+            "posts",
+            (
+                platform,
+                str(post_id),
+                None if account_id is None else str(account_id),
+                created_at,
+                kind,
+                ref_post_id,
+                ref_account_id,
+                conversation_id,
+                text,
+                lang,
+                client,
+                like_count,
+                repost_count,
+                reply_count,
+                quote_count,
+                view_count,
+                is_truncated,
+                is_stub,
+                withheld,
+                url,
+            ),
+        )
         if ref_post_id and kind != "post":
             self._add("post_refs", (platform, str(post_id), kind, str(ref_post_id), ref_account_id))
 
-    def ref(self, platform: str, post_id: str, ref_type: str, ref_post_id: str,
-            ref_account_id: str | None = None) -> None:
+    def ref(
+        self,
+        platform: str,
+        post_id: str,
+        ref_type: str,
+        ref_post_id: str,
+        ref_account_id: str | None = None,
+    ) -> None:
         """A further reference (e.g. the quote inside a reply); post() makes the primary one."""
         if ref_type not in ("repost", "quote", "reply"):
             raise BadRecord(f"unknown reference type {ref_type!r}")
         if ref_post_id:
-            self._add("post_refs", (platform, str(post_id), ref_type, str(ref_post_id),
-                                    ref_account_id))
+            self._add(
+                "post_refs", (platform, str(post_id), ref_type, str(ref_post_id), ref_account_id)
+            )
 
-    def engagement(self, platform: str, account_id: str, kind: str, *,
-                   target_post_id: str | None = None, target_account_id: str | None = None,
-                   at: datetime | None = None) -> None:
+    def engagement(
+        self,
+        platform: str,
+        account_id: str,
+        kind: str,
+        *,
+        target_post_id: str | None = None,
+        target_account_id: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         if not account_id:
             raise BadRecord(f"{kind} without the acting account")
         if not target_post_id and not target_account_id:
             raise BadRecord(f"{kind} without a target")
-        self._add("engagements", (platform, str(account_id), kind, target_post_id,
-                                  target_account_id, at))
+        self._add(
+            "engagements", (platform, str(account_id), kind, target_post_id, target_account_id, at)
+        )
 
-    def url(self, platform: str, post_id: str, position: int, url: str | None,
-            expanded_url: str | None = None) -> None:
+    def url(
+        self,
+        platform: str,
+        post_id: str,
+        position: int,
+        url: str | None,
+        expanded_url: str | None = None,
+    ) -> None:
         """A link. Links that normalise to nothing (empty, not http) are dropped at merge:
         an empty URL must never "match" another."""
         if not url and not expanded_url:
@@ -263,22 +438,44 @@ class Sink:
             return
         self._add("post_hashtags", (platform, str(post_id), position, tag))
 
-    def mention(self, platform: str, post_id: str, position: int, handle: str | None,
-                account_id: str | None = None) -> None:
+    def mention(
+        self,
+        platform: str,
+        post_id: str,
+        position: int,
+        handle: str | None,
+        account_id: str | None = None,
+    ) -> None:
         if not handle and not account_id:
             return
         self._add("post_mentions", (platform, str(post_id), position, handle, account_id))
 
-    def media(self, platform: str, post_id: str, position: int, *, media_key: str | None,
-              media_type: str | None = None, url: str | None = None,
-              phash: str | None = None) -> None:
+    def media(
+        self,
+        platform: str,
+        post_id: str,
+        position: int,
+        *,
+        media_key: str | None,
+        media_type: str | None = None,
+        url: str | None = None,
+        phash: str | None = None,
+    ) -> None:
         if not media_key and not url:
             return
-        self._add("post_media", (platform, str(post_id), position, media_key, media_type, url,
-                                 phash))
+        self._add(
+            "post_media", (platform, str(post_id), position, media_key, media_type, url, phash)
+        )
 
-    def reject(self, reason: str, *, line: int | None = None, byte_offset: int | None = None,
-               location: str | None = None, excerpt: bytes | str | None = None) -> None:
+    def reject(
+        self,
+        reason: str,
+        *,
+        line: int | None = None,
+        byte_offset: int | None = None,
+        location: str | None = None,
+        excerpt: bytes | str | None = None,
+    ) -> None:
         if isinstance(excerpt, bytes):
             excerpt = excerpt[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
         if excerpt is not None:

@@ -75,16 +75,20 @@ class SourceFile:
     def text_head(self) -> str:
         return self.head.decode("utf-8", "replace").lstrip("\ufeff")
 
-    def iter_lines(self, first_line: int = 1, first_offset: int = 0
-                   ) -> Iterator[tuple[int, int, bytes]]:
+    def iter_lines(
+        self, first_line: int = 1, first_offset: int = 0
+    ) -> Iterator[tuple[int, int, bytes]]:
         """Yield ``(line_number, byte_offset, line)`` for non-blank lines, 1-based numbers.
 
         ``first_line`` and ``first_offset`` place a chunk of a larger file inside it.
         """
         offset = first_offset
         with self.open() as f:
-            reader = io.BufferedReader(f, buffer_size=1 << 20) if not isinstance(
-                f, io.BufferedReader) else f
+            reader = (
+                io.BufferedReader(f, buffer_size=1 << 20)
+                if not isinstance(f, io.BufferedReader)
+                else f
+            )
             try:
                 for number, line in enumerate(reader, first_line):
                     start = offset
@@ -115,8 +119,9 @@ class TruncatedInput(IngestError):
         super().__init__(path, f"the compressed stream ends early after {offset} bytes ({detail})")
 
 
-def iter_json_lines(source: SourceFile, sink: Any, first_line: int = 1, first_offset: int = 0
-                    ) -> Iterator[tuple[int, int, bytes, Any]]:
+def iter_json_lines(
+    source: SourceFile, sink: Any, first_line: int = 1, first_offset: int = 0
+) -> Iterator[tuple[int, int, bytes, Any]]:
     """JSON Lines reader: yields ``(line, offset, raw, obj)``; a line that is not JSON is
     rejected through ``sink`` with its place (and a truncated last line is one of those)."""
     for number, offset, raw in source.iter_lines(first_line, first_offset):

@@ -46,24 +46,46 @@ def store(tmp_path: Path) -> Store:
 def test_csv_posts(store: Store) -> None:
     [info] = ingest(store, POSTS, options=OPTS)
     assert (info.format, info.records, info.posts, info.rejected, info.accounts) == (
-        "generic", 5, 3, 2, 3)
+        "generic",
+        5,
+        3,
+        2,
+        3,
+    )
     assert store.sql("""SELECT platform, post_id, account_id, created_at, kind, ref_post_id, text
                           FROM posts ORDER BY post_id""") == [
         ("forum", "p1", "u1", at(2025, 7, 10, 3, 4, 5), "post", None, "物価高は政府のせいだ"),
         ("forum", "p2", "u2", at(2025, 7, 10, 3, 4, 9), "repost", "p1", "RT 物価高は政府のせいだ"),
-        ("forum", "p3", "u3", at(2025, 7, 10, 4), "reply", "p1",
-         'multi\r\nline "quoted" =1+1\u200b'),
+        (
+            "forum",
+            "p3",
+            "u3",
+            at(2025, 7, 10, 4),
+            "reply",
+            "p1",
+            'multi\r\nline "quoted" =1+1\u200b',
+        ),
     ]
     assert store.sql("SELECT post_id, ref_type, ref_post_id FROM post_refs ORDER BY ALL") == [
-        ("p2", "repost", "p1"), ("p3", "reply", "p1")]
+        ("p2", "repost", "p1"),
+        ("p3", "reply", "p1"),
+    ]
     assert store.sql("SELECT post_id, position, tag FROM post_hashtags ORDER BY ALL") == [
-        ("p1", 0, "参院選"), ("p1", 1, "物価"), ("p3", 0, "参院選")]
+        ("p1", 0, "参院選"),
+        ("p1", 1, "物価"),
+        ("p3", 0, "参院選"),
+    ]
     assert store.sql("SELECT post_id, url_norm FROM post_urls") == [
-        ("p1", "https://www.asahi.com/a")]
+        ("p1", "https://www.asahi.com/a")
+    ]
     assert store.sql("SELECT post_id, position, handle FROM post_mentions ORDER BY ALL") == [
-        ("p2", 0, "alice"), ("p3", 0, "alice"), ("p3", 1, "bob")]
-    assert store.sql("SELECT account_id, handle, handle_norm, first_seen_at FROM accounts "
-                     "ORDER BY ALL") == [
+        ("p2", 0, "alice"),
+        ("p3", 0, "alice"),
+        ("p3", 1, "bob"),
+    ]
+    assert store.sql(
+        "SELECT account_id, handle, handle_norm, first_seen_at FROM accounts ORDER BY ALL"
+    ) == [
         ("u1", "Alice", "alice", at(2025, 7, 10, 3, 4, 5)),
         ("u2", "bob", "bob", at(2025, 7, 10, 3, 4, 9)),
         ("u3", "carol", "carol", at(2025, 7, 10, 4)),
@@ -83,48 +105,69 @@ def test_parquet_with_dict_mapping(tmp_path: Path, store: Store) -> None:
     # Typed columns: a naive timestamp (taken in the mapping's zone), an aware one, epoch
     # seconds as int, a list column, int ids.
     path = tmp_path / "posts.parquet"
-    table = pa.table({
-        "id": pa.array([1, 2, 3], pa.int64()),
-        "user": ["a", "b", "a"],
-        "ts": pa.array([datetime(2025, 7, 10, 9), datetime(2025, 7, 10, 10), None],
-                       pa.timestamp("s")),
-        "body": ["hello #x", "＝SUM(A1)", None],
-        "kind": ["post", "quote", "bogus"],
-        "parent": [None, "1", None],
-        "tags": [["x", "#Y"], [], None],
-        "src": ["pf", "pf", "pf"],
-    })
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "user": ["a", "b", "a"],
+            "ts": pa.array(
+                [datetime(2025, 7, 10, 9), datetime(2025, 7, 10, 10), None], pa.timestamp("s")
+            ),
+            "body": ["hello #x", "＝SUM(A1)", None],
+            "kind": ["post", "quote", "bogus"],
+            "parent": [None, "1", None],
+            "tags": [["x", "#Y"], [], None],
+            "src": ["pf", "pf", "pf"],
+        }
+    )
     pq.write_table(table, path, row_group_size=2)
-    mapping = {"platform": {"column": "src"}, "timezone": "Asia/Tokyo",
-               "columns": {"post_id": "id", "account_id": "user", "created_at": "ts",
-                           "text": "body", "kind": "kind", "ref_post_id": "parent",
-                           "hashtags": "tags"}}
+    mapping = {
+        "platform": {"column": "src"},
+        "timezone": "Asia/Tokyo",
+        "columns": {
+            "post_id": "id",
+            "account_id": "user",
+            "created_at": "ts",
+            "text": "body",
+            "kind": "kind",
+            "ref_post_id": "parent",
+            "hashtags": "tags",
+        },
+    }
     [info] = ingest(store, path, options={"mapping": mapping})
     assert (info.format, info.records, info.posts, info.rejected) == ("generic", 3, 2, 1)
-    assert store.sql("SELECT platform, post_id, account_id, created_at, kind, ref_post_id, text "
-                     "FROM posts ORDER BY post_id") == [
+    assert store.sql(
+        "SELECT platform, post_id, account_id, created_at, kind, ref_post_id, text "
+        "FROM posts ORDER BY post_id"
+    ) == [
         ("pf", "1", "a", at(2025, 7, 10, 0), "post", None, "hello #x"),
         ("pf", "2", "b", at(2025, 7, 10, 1), "quote", "1", "＝SUM(A1)"),
     ]
     assert store.sql("SELECT post_id, tag FROM post_hashtags ORDER BY ALL") == [
-        ("1", "Y"), ("1", "x")]
+        ("1", "Y"),
+        ("1", "x"),
+    ]
     assert store.sql("SELECT line, location, reason FROM rejects") == [
-        (None, "row 3, column kind", "unknown kind 'bogus' (known: post, quote, reply, repost)")]
+        (None, "row 3, column kind", "unknown kind 'bogus' (known: post, quote, reply, repost)")
+    ]
 
 
 def test_engagements(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "likes.tsv"
-    path.write_text("who\tpost\twhen\n"
-                    "u1\tp9\t2025-07-10T03:00:00+09:00\n"
-                    "u2\tp9\t1752116400\n", encoding="utf-8")
-    mapping = {"platform": "forum", "table": "engagements", "kind": "like",
-               "columns": {"account_id": "who", "target_post_id": "post", "at": "when"}}
+    path.write_text(
+        "who\tpost\twhen\nu1\tp9\t2025-07-10T03:00:00+09:00\nu2\tp9\t1752116400\n", encoding="utf-8"
+    )
+    mapping = {
+        "platform": "forum",
+        "table": "engagements",
+        "kind": "like",
+        "columns": {"account_id": "who", "target_post_id": "post", "at": "when"},
+    }
     [info] = ingest(store, path, options={"mapping": mapping, "delimiter": "\t"})
     assert (info.engagements, info.rejected) == (2, 0)
     # 03:00+09:00 = 18:00Z the day before; epoch 1752116400 = 2025-07-10 03:00Z.
-    assert store.sql("SELECT account_id, kind, target_post_id, \"at\" FROM engagements "
-                     "ORDER BY ALL") == [
-        ("u1", "like", "p9", at(2025, 7, 9, 18)), ("u2", "like", "p9", at(2025, 7, 10, 3))]
+    assert store.sql(
+        'SELECT account_id, kind, target_post_id, "at" FROM engagements ORDER BY ALL'
+    ) == [("u1", "like", "p9", at(2025, 7, 9, 18)), ("u2", "like", "p9", at(2025, 7, 10, 3))]
 
 
 def test_without_mapping(tmp_path: Path, store: Store) -> None:
@@ -142,8 +185,17 @@ def test_bad_mapping_is_a_config_error(store: Store) -> None:
     with pytest.raises(ConfigError, match="txet"):
         ingest(store, POSTS, options={"mapping": bad})
     with pytest.raises(ConfigError, match="timezone"):
-        ingest(store, POSTS, options={"mapping": {"platform": "x", "timezone": "Mars/Olympus",
-                                                  "columns": {"post_id": "id"}}})
+        ingest(
+            store,
+            POSTS,
+            options={
+                "mapping": {
+                    "platform": "x",
+                    "timezone": "Mars/Olympus",
+                    "columns": {"post_id": "id"},
+                }
+            },
+        )
 
 
 def test_missing_column_is_a_mismatch(store: Store) -> None:
@@ -160,12 +212,18 @@ def test_sniffing() -> None:
     assert fmt.sniff(SourceFile(POSTS)) == 0.0  # no mapping: never claims a file
     assert fmt.sniff(SourceFile(POSTS, dict(OPTS))) == 0.6
     assert registry.detect(SourceFile(POSTS, dict(OPTS))).name == "generic"
-    for other in ("x_v2/search_page.jsonl", "x_v1/stream.jsonl", "x_v1/garbage.bin",
-                  "io_archive/garbage.bin"):
+    for other in (
+        "x_v2/search_page.jsonl",
+        "x_v1/stream.jsonl",
+        "x_v1/garbage.bin",
+        "io_archive/garbage.bin",
+    ):
         assert fmt.sniff(SourceFile(FIX / other, dict(OPTS))) == 0.0, other
     # A CSV of a specific format stays with that format.
-    assert registry.detect(SourceFile(FIX / "io_archive" / "tweets_csv_hashed.csv",
-                                      dict(OPTS))).name == "io-archive"
+    assert (
+        registry.detect(SourceFile(FIX / "io_archive" / "tweets_csv_hashed.csv", dict(OPTS))).name
+        == "io-archive"
+    )
 
 
 def test_gzip_input(tmp_path: Path, store: Store) -> None:
@@ -190,15 +248,26 @@ def test_round_trip_through_parquet(tmp_path: Path, store: Store) -> None:
     out = tmp_path / "posts.parquet"
     store.export_table("posts", out, fmt="parquet")
     back = {r["post_id"]: r["text"] for r in pq.read_table(out).to_pylist()}
-    assert back == {"p1": "物価高は政府のせいだ", "p2": "RT 物価高は政府のせいだ",
-                    "p3": 'multi\r\nline "quoted" =1+1\u200b'}
+    assert back == {
+        "p1": "物価高は政府のせいだ",
+        "p2": "RT 物価高は政府のせいだ",
+        "p3": 'multi\r\nline "quoted" =1+1\u200b',
+    }
     # ...and the exported Parquet reads back in through the generic format itself.
     again = Store(tmp_path / "again.duckdb")
-    mapping = {"platform": "forum", "columns": {"post_id": "post_id", "text": "text",
-                                                "created_at": "created_at", "kind": "kind",
-                                                "ref_post_id": "ref_post_id"}}
+    mapping = {
+        "platform": "forum",
+        "columns": {
+            "post_id": "post_id",
+            "text": "text",
+            "created_at": "created_at",
+            "kind": "kind",
+            "ref_post_id": "ref_post_id",
+        },
+    }
     ingest(again, out, options={"mapping": mapping})
     assert dict(again.sql("SELECT post_id, text FROM posts")) == back
     assert again.sql("SELECT created_at FROM posts WHERE post_id = 'p1'") == [
-        (at(2025, 7, 10, 3, 4, 5),)]
+        (at(2025, 7, 10, 3, 4, 5),)
+    ]
     again.close()

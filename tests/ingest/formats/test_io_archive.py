@@ -56,30 +56,120 @@ def store(tmp_path: Path) -> Store:
 def test_tweets_posts_and_refs(store: Store) -> None:
     [info] = ingest(store, TWEETS)
     assert (info.format, info.records, info.rejected, info.posts, info.accounts) == (
-        "io-archive", 8, 3, 5, 3)
+        "io-archive",
+        8,
+        3,
+        5,
+        3,
+    )
     rows = store.sql("""SELECT post_id, account_id, created_at, kind, ref_post_id, ref_account_id,
                                lang, client, like_count, repost_count, reply_count, quote_count,
                                is_stub, url
                           FROM posts ORDER BY post_id""")
     assert rows == [
         # Stub for the quoted tweet of 003, known only by id.
-        ("1099999999999999999", None, None, "post", None, None, None, None, None, None, None,
-         None, True, None),
-        (T + "01", V, at(2019, 3, 1, 14, 5), "post", None, None, "ru", "Twitter Web Client",
-         3, 2, 1, 0, False, f"https://x.com/vesti_news_ru/status/{T}01"),
+        (
+            "1099999999999999999",
+            None,
+            None,
+            "post",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            True,
+            None,
+        ),
+        (
+            T + "01",
+            V,
+            at(2019, 3, 1, 14, 5),
+            "post",
+            None,
+            None,
+            "ru",
+            "Twitter Web Client",
+            3,
+            2,
+            1,
+            0,
+            False,
+            f"https://x.com/vesti_news_ru/status/{T}01",
+        ),
         # Retweet: ref = retweet_tweetid, ref account = retweet_userid; hashed author -> i/web.
-        (T + "02", A, at(2019, 3, 1, 14, 6), "repost", T + "01", V, "ru", "Twitter for Android",
-         0, 0, 0, 0, False, f"https://x.com/i/web/status/{T}02"),
-        (T + "03", A, at(2019, 3, 1, 15, 30), "reply", T + "01", V, "ru", "Twitter for Android",
-         0, 0, 0, 0, False, f"https://x.com/i/web/status/{T}03"),
+        (
+            T + "02",
+            A,
+            at(2019, 3, 1, 14, 6),
+            "repost",
+            T + "01",
+            V,
+            "ru",
+            "Twitter for Android",
+            0,
+            0,
+            0,
+            0,
+            False,
+            f"https://x.com/i/web/status/{T}02",
+        ),
+        (
+            T + "03",
+            A,
+            at(2019, 3, 1, 15, 30),
+            "reply",
+            T + "01",
+            V,
+            "ru",
+            "Twitter for Android",
+            0,
+            0,
+            0,
+            0,
+            False,
+            f"https://x.com/i/web/status/{T}03",
+        ),
         # Empty count cells are unknown (NULL), not zero.
-        (T + "04", B, at(2019, 3, 2), "quote", T + "01", None, "en", "TweetDeck",
-         None, None, None, None, False, f"https://x.com/i/web/status/{T}04"),
-        (T + "07", V, at(2019, 3, 3, 8), "post", None, None, "ru", "Twitter Web Client",
-         0, 0, 0, 0, False, f"https://x.com/vesti_news_ru/status/{T}07"),
+        (
+            T + "04",
+            B,
+            at(2019, 3, 2),
+            "quote",
+            T + "01",
+            None,
+            "en",
+            "TweetDeck",
+            None,
+            None,
+            None,
+            None,
+            False,
+            f"https://x.com/i/web/status/{T}04",
+        ),
+        (
+            T + "07",
+            V,
+            at(2019, 3, 3, 8),
+            "post",
+            None,
+            None,
+            "ru",
+            "Twitter Web Client",
+            0,
+            0,
+            0,
+            0,
+            False,
+            f"https://x.com/vesti_news_ru/status/{T}07",
+        ),
     ]
-    assert store.sql("SELECT post_id, ref_type, ref_post_id, ref_account_id FROM post_refs "
-                     "ORDER BY ALL") == [
+    assert store.sql(
+        "SELECT post_id, ref_type, ref_post_id, ref_account_id FROM post_refs ORDER BY ALL"
+    ) == [
         (T + "02", "repost", T + "01", V),
         (T + "03", "quote", "1099999999999999999", None),
         (T + "03", "reply", T + "01", V),
@@ -94,18 +184,30 @@ def test_tweets_posts_and_refs(store: Store) -> None:
 def test_tweets_entities(store: Store) -> None:
     ingest(store, TWEETS)
     assert store.sql("SELECT post_id, position, tag FROM post_hashtags ORDER BY ALL") == [
-        (T + "01", 0, "Россия"), (T + "01", 1, "news"), (T + "03", 0, "Россия")]
+        (T + "01", 0, "Россия"),
+        (T + "01", 1, "news"),
+        (T + "03", 0, "Россия"),
+    ]
     assert store.sql("SELECT post_id, url, url_norm FROM post_urls ORDER BY ALL") == [
-        (T + "01", "https://ria.ru/20190301/1.html?utm_source=twitter",
-         "https://ria.ru/20190301/1.html"),
-        (T + "03", "https://twitter.com/someone/status/1099999999999999999?s=20",
-         "https://x.com/someone/status/1099999999999999999"),
+        (
+            T + "01",
+            "https://ria.ru/20190301/1.html?utm_source=twitter",
+            "https://ria.ru/20190301/1.html",
+        ),
+        (
+            T + "03",
+            "https://twitter.com/someone/status/1099999999999999999?s=20",
+            "https://x.com/someone/status/1099999999999999999",
+        ),
     ]
     # Ids (plain or hashed) are mentioned accounts; anything else is a screen name.
-    assert store.sql("SELECT post_id, position, handle, mentioned_account_id FROM post_mentions "
-                     "ORDER BY ALL") == [
-        (T + "02", 0, None, V), (T + "03", 0, None, V),
-        (T + "07", 0, "Some_One", None), (T + "07", 1, None, B),
+    assert store.sql(
+        "SELECT post_id, position, handle, mentioned_account_id FROM post_mentions ORDER BY ALL"
+    ) == [
+        (T + "02", 0, None, V),
+        (T + "03", 0, None, V),
+        (T + "07", 0, "Some_One", None),
+        (T + "07", 1, None, B),
     ]
 
 
@@ -115,13 +217,43 @@ def test_tweets_accounts(store: Store) -> None:
                                followers_count, following_count, lang, first_seen_at
                           FROM accounts ORDER BY account_id""")
     assert rows == [
-        (V, "vesti_news_ru", "Вести Новости", "Москва", 'Новости "24/7"', at(2014, 11, 20),
-         1520, 12, "ru", at(2019, 3, 1, 14, 5)),
+        (
+            V,
+            "vesti_news_ru",
+            "Вести Новости",
+            "Москва",
+            'Новости "24/7"',
+            at(2014, 11, 20),
+            1520,
+            12,
+            "ru",
+            at(2019, 3, 1, 14, 5),
+        ),
         # Hashed accounts keep their hashes as id, handle and name.
-        (A, hashlib.sha256(b"sn-a").hexdigest(), hashlib.sha256(b"name-a").hexdigest(), None,
-         None, at(2019, 1, 15), 3, 200, "ru", at(2019, 3, 1, 14, 6)),
-        (B, hashlib.sha256(b"sn-b").hexdigest(), hashlib.sha256(b"name-b").hexdigest(),
-         "Россия", None, at(2018, 6, 30), 8, 31, "en", at(2019, 3, 2)),
+        (
+            A,
+            hashlib.sha256(b"sn-a").hexdigest(),
+            hashlib.sha256(b"name-a").hexdigest(),
+            None,
+            None,
+            at(2019, 1, 15),
+            3,
+            200,
+            "ru",
+            at(2019, 3, 1, 14, 6),
+        ),
+        (
+            B,
+            hashlib.sha256(b"sn-b").hexdigest(),
+            hashlib.sha256(b"name-b").hexdigest(),
+            "Россия",
+            None,
+            at(2018, 6, 30),
+            8,
+            31,
+            "en",
+            at(2019, 3, 2),
+        ),
     ]
 
 
@@ -140,20 +272,31 @@ def test_users_file(store: Store) -> None:
     [info] = ingest(store, USERS)
     # 4 records: V, A, C (bad follower_count 'many', lines 4-5), D.
     assert (info.format, info.records, info.rejected, info.posts, info.accounts) == (
-        "io-archive", 4, 1, 0, 3)
-    assert store.sql("SELECT account_id, followers_count, created_at, first_seen_at FROM accounts "
-                     "ORDER BY account_id") == [
-        (V, 1520, at(2014, 11, 20), None), (A, 3, at(2019, 1, 15), None),
-        (D, 0, at(2019, 2, 1), None)]
+        "io-archive",
+        4,
+        1,
+        0,
+        3,
+    )
+    assert store.sql(
+        "SELECT account_id, followers_count, created_at, first_seen_at FROM accounts "
+        "ORDER BY account_id"
+    ) == [
+        (V, 1520, at(2014, 11, 20), None),
+        (A, 3, at(2019, 1, 15), None),
+        (D, 0, at(2019, 2, 1), None),
+    ]
     assert store.sql("SELECT line, location, reason FROM rejects") == [
-        (4, "follower_count", "bad follower_count 'many'")]
+        (4, "follower_count", "bad follower_count 'many'")
+    ]
     assert C not in {r[0] for r in store.sql("SELECT account_id FROM accounts")}
 
 
 def test_users_then_tweets_fill_first_seen(store: Store) -> None:
     ingest(store, [USERS, TWEETS])
     assert store.sql("SELECT first_seen_at FROM accounts WHERE account_id = ?", [V]) == [
-        (at(2019, 3, 1, 14, 5),)]
+        (at(2019, 3, 1, 14, 5),)
+    ]
 
 
 def test_truncated_file(store: Store) -> None:
@@ -179,8 +322,9 @@ def _rewrite(src: Path, dst: Path, drop: set[str], add: dict[str, str]) -> None:
 
 def test_extra_and_missing_optional_columns(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "tweets.csv"
-    _rewrite(TWEETS, path, {"latitude", "longitude", "urls", "quote_count"},
-             {"poll_choices": "да|нет"})
+    _rewrite(
+        TWEETS, path, {"latitude", "longitude", "urls", "quote_count"}, {"poll_choices": "да|нет"}
+    )
     [info] = ingest(store, path)
     assert (info.format, info.posts, info.rejected) == ("io-archive", 5, 0)
     assert store.count("post_urls") == 0
@@ -202,8 +346,12 @@ def test_sniffing() -> None:
     # Even with a generic mapping given, the specific format wins.
     opts = {"mapping": str(FIX / "generic" / "posts.yaml")}
     assert registry.detect(SourceFile(TWEETS, opts)).name == "io-archive"
-    for other in ("x_v2/search_page.jsonl", "x_v1/stream.jsonl", "generic/posts.csv",
-                  "io_archive/garbage.bin"):
+    for other in (
+        "x_v2/search_page.jsonl",
+        "x_v1/stream.jsonl",
+        "generic/posts.csv",
+        "io_archive/garbage.bin",
+    ):
         assert fmt.sniff(SourceFile(FIX / other)) == 0.0, other
 
 

@@ -52,13 +52,16 @@ CAROL_POST = f"at://{C}/app.bsky.feed.post/3lbc2k8aaaa2a"
 BOB_POST = f"at://{B}/app.bsky.feed.post/3lbc2kcaaaa2a"
 BOB_REPOST = f"at://{B}/app.bsky.feed.repost/3lbc2k5aaaa2a"
 DAVE_POST = f"at://{D}/app.bsky.feed.post/3kzzzzzzzzz2a"
-HOSTILE = ("<script>alert(1)</script>'; DROP TABLE posts;-- =HYPERLINK(\"http://evil.example\","
-           "\"x\") \u202eRTL\u202c 🇯🇵😀 \x07bell #ok")
+HOSTILE = (
+    '<script>alert(1)</script>\'; DROP TABLE posts;-- =HYPERLINK("http://evil.example",'
+    '"x") \u202eRTL\u202c 🇯🇵😀 \x07bell #ok'
+)
 
 
 def t(second: float) -> datetime:
     return datetime(2025, 7, 10, 3, 0, 0, tzinfo=UTC).replace(
-        second=int(second), microsecond=round(second % 1 * 1e6))
+        second=int(second), microsecond=round(second % 1 * 1e6)
+    )
 
 
 @pytest.fixture
@@ -85,8 +88,11 @@ def test_posts_reposts_and_stubs(store: Store) -> None:
     [info] = ingest(store, EVENTS)
     # 4 full posts: alice's, bob's repost, carol's reply, bob's quote; dave's is a stub.
     assert (info.format, info.records, info.posts, info.rejected) == ("jetstream", 17, 4, 5)
-    assert rows(store, "SELECT post_id, account_id, created_at, kind, ref_post_id, "
-                       "ref_account_id, conversation_id, lang, is_stub FROM posts") == {
+    assert rows(
+        store,
+        "SELECT post_id, account_id, created_at, kind, ref_post_id, "
+        "ref_account_id, conversation_id, lang, is_stub FROM posts",
+    ) == {
         (ALICE_POST, A, t(0.5), "post", None, None, ALICE_POST, "ja", False),
         (BOB_REPOST, B, t(2), "repost", ALICE_POST, A, None, None, False),
         # 12:00:05+09:00 is 03:00:05Z; the reply wins over the quote as the primary reference.
@@ -118,16 +124,24 @@ def test_facets_embeds_and_engagements(store: Store) -> None:
     }
     # The link facet and the external card name the same URL: one row.
     assert rows(store, "SELECT post_id, position, url, url_norm FROM post_urls") == {
-        (ALICE_POST, 0, "https://www.asahi.com/articles/ASX1.html?utm_source=bsky",
-         "https://www.asahi.com/articles/ASX1.html"),
+        (
+            ALICE_POST,
+            0,
+            "https://www.asahi.com/articles/ASX1.html?utm_source=bsky",
+            "https://www.asahi.com/articles/ASX1.html",
+        ),
     }
     # The handle is the facet's byte range of the text, '@' dropped.
-    assert rows(store, "SELECT post_id, position, handle, mentioned_account_id "
-                       "FROM post_mentions") == {(ALICE_POST, 0, "bob.bsky.social", B)}
+    assert rows(
+        store, "SELECT post_id, position, handle, mentioned_account_id FROM post_mentions"
+    ) == {(ALICE_POST, 0, "bob.bsky.social", B)}
     assert rows(store, "SELECT post_id, position, media_key, media_type FROM post_media") == {
-        (CAROL_POST, 0, "bafkreiimage1", "photo"), (CAROL_POST, 1, "bafkreiimage2", "photo")}
-    assert rows(store, "SELECT account_id, kind, target_post_id, target_account_id, \"at\" "
-                       "FROM engagements") == {
+        (CAROL_POST, 0, "bafkreiimage1", "photo"),
+        (CAROL_POST, 1, "bafkreiimage2", "photo"),
+    }
+    assert rows(
+        store, 'SELECT account_id, kind, target_post_id, target_account_id, "at" FROM engagements'
+    ) == {
         (C, "like", ALICE_POST, A, t(3)),  # no createdAt: time_us
         (B, "follow", None, A, t(4)),
     }
@@ -135,8 +149,10 @@ def test_facets_embeds_and_engagements(store: Store) -> None:
 
 def test_accounts_from_identity_profile_and_account_events(store: Store) -> None:
     ingest(store, EVENTS)
-    assert rows(store, "SELECT account_id, handle, display_name, description, "
-                       "default_profile_image FROM accounts") == {
+    assert rows(
+        store,
+        "SELECT account_id, handle, display_name, description, default_profile_image FROM accounts",
+    ) == {
         (A, "alice.bsky.social", "アリス", "日本の政治", True),
         (B, "bob.bsky.social", None, None, None),
         (C, None, None, None, None),
@@ -148,7 +164,12 @@ def test_rejects_carry_line_offset_and_reason(store: Store) -> None:
     ingest(store, EVENTS)
     got = store.sql("SELECT line, location, reason FROM rejects ORDER BY line")
     assert [(line, loc) for line, loc, _ in got] == [
-        (13, "commit.record.createdAt"), (14, None), (15, "time_us"), (16, "did"), (17, None)]
+        (13, "commit.record.createdAt"),
+        (14, None),
+        (15, "time_us"),
+        (16, "did"),
+        (17, None),
+    ]
     reasons = [r for _, _, r in got]
     assert reasons[0] == "bad createdAt 'yesterday'"
     assert reasons[1].startswith("invalid JSON")
@@ -157,7 +178,7 @@ def test_rejects_carry_line_offset_and_reason(store: Store) -> None:
     assert "unexpected end of data" in reasons[4]
     # Offsets point at the start of the line.
     data = EVENTS.read_bytes()
-    for (offset, excerpt) in store.sql("SELECT byte_offset, excerpt FROM rejects"):
+    for offset, excerpt in store.sql("SELECT byte_offset, excerpt FROM rejects"):
         assert data[offset:].decode().startswith(excerpt[:40])
 
 
@@ -205,28 +226,49 @@ def _collect() -> tuple[Sink, dict[str, list]]:
 def test_facet_offsets_count_bytes_not_characters() -> None:
     text = "参院選 @たろう.bsky.social"
     # '参院選 ' is 3·3 + 1 = 10 bytes; the handle is 1 + 9 + 12 = 22 bytes.
-    facets = [{"index": {"byteStart": 10, "byteEnd": 32},
-               "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:x"}]}]
+    facets = [
+        {
+            "index": {"byteStart": 10, "byteEnd": 32},
+            "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:x"}],
+        }
+    ]
     sink, out = _collect()
     assert _facets("at://p", text, facets, sink) == []
     sink.flush()
     [mention] = out["post_mentions"]
-    assert (mention["handle"], mention["mentioned_account_id"]) == ("たろう.bsky.social",
-                                                                    "did:plc:x")
+    assert (mention["handle"], mention["mentioned_account_id"]) == (
+        "たろう.bsky.social",
+        "did:plc:x",
+    )
 
 
 _index = st.one_of(st.integers(-5, 60), st.none(), st.text(max_size=3), st.floats())
-_feature = st.fixed_dictionaries({
-    "$type": st.sampled_from(["app.bsky.richtext.facet#tag", "app.bsky.richtext.facet#link",
-                              "app.bsky.richtext.facet#mention", "x"]),
-    "tag": st.one_of(st.text(max_size=5), st.integers()),
-    "uri": st.one_of(st.text(max_size=5), st.none()),
-    "did": st.one_of(st.text(max_size=5), st.none()),
-})
+_feature = st.fixed_dictionaries(
+    {
+        "$type": st.sampled_from(
+            [
+                "app.bsky.richtext.facet#tag",
+                "app.bsky.richtext.facet#link",
+                "app.bsky.richtext.facet#mention",
+                "x",
+            ]
+        ),
+        "tag": st.one_of(st.text(max_size=5), st.integers()),
+        "uri": st.one_of(st.text(max_size=5), st.none()),
+        "did": st.one_of(st.text(max_size=5), st.none()),
+    }
+)
 _facet = st.one_of(
-    st.fixed_dictionaries({"index": st.fixed_dictionaries({"byteStart": _index, "byteEnd": _index}),
-                           "features": st.one_of(st.lists(_feature, max_size=3), st.none())}),
-    st.text(max_size=3), st.none(), st.integers())
+    st.fixed_dictionaries(
+        {
+            "index": st.fixed_dictionaries({"byteStart": _index, "byteEnd": _index}),
+            "features": st.one_of(st.lists(_feature, max_size=3), st.none()),
+        }
+    ),
+    st.text(max_size=3),
+    st.none(),
+    st.integers(),
+)
 
 
 @given(text=st.text(max_size=20), facets=st.one_of(st.lists(_facet, max_size=5), st.text()))

@@ -38,8 +38,10 @@ JA = FIXTURES / "line" / "talk_ja.txt"
 EN = FIXTURES / "line" / "talk_en.txt"
 CUT = FIXTURES / "line" / "truncated_quote.txt"
 CHAT = "参院選を語る会"
-HOSTILE = ("<script>alert(1)</script>'; DROP TABLE posts;-- =HYPERLINK(\"http://evil.example\","
-           "\"x\") \u202eRTL\u202c 🇯🇵😀 \x07end")
+HOSTILE = (
+    '<script>alert(1)</script>\'; DROP TABLE posts;-- =HYPERLINK("http://evil.example",'
+    '"x") \u202eRTL\u202c 🇯🇵😀 \x07end'
+)
 
 
 def t(minute: int, hour: int = 3, day: int = 10) -> datetime:
@@ -79,8 +81,13 @@ def test_posts(store: Store) -> None:
     # Records: 8 messages/system lines + 4 bad lines; the system line is not a post.
     assert (info.format, info.records, info.posts, info.rejected) == ("line", 12, 7, 4)
     assert rows(store, "SELECT post_id, account_id, created_at, kind, text FROM posts") == {
-        (f"{CHAT}/5", "たろう", t(0), "post",
-         "物価高は政府のせいだ ＃参院選 https://www.asahi.com/articles/ASX1.html?utm_source=line"),
+        (
+            f"{CHAT}/5",
+            "たろう",
+            t(0),
+            "post",
+            "物価高は政府のせいだ ＃参院選 https://www.asahi.com/articles/ASX1.html?utm_source=line",
+        ),
         # Outer quotes removed, "" unescaped, the CRLFs and the inner blank line kept as \n.
         (f"{CHAT}/6", "はなこ", t(1), "post", '一行目\n二行目 "引用" #拡散希望\n\n三行目'),
         (f"{CHAT}/11", "たろう", t(3), "post", None),
@@ -90,7 +97,10 @@ def test_posts(store: Store) -> None:
         (f"{CHAT}/19", "はなこ", t(5, hour=4, day=11), "post", "午後表記 C#はタグではない #123 も"),
     }
     assert rows(store, "SELECT account_id, display_name FROM accounts") == {
-        ("たろう", "たろう"), ("はなこ", "はなこ"), ("じろう", "じろう")}
+        ("たろう", "たろう"),
+        ("はなこ", "はなこ"),
+        ("じろう", "じろう"),
+    }
 
 
 def test_hostile_text_is_stored_byte_exact(store: Store) -> None:
@@ -102,15 +112,21 @@ def test_hostile_text_is_stored_byte_exact(store: Store) -> None:
 def test_links_and_hashtags(store: Store) -> None:
     ingest(store, JA)
     assert rows(store, "SELECT post_id, position, url, url_norm FROM post_urls") == {
-        (f"{CHAT}/5", 0, "https://www.asahi.com/articles/ASX1.html?utm_source=line",
-         "https://www.asahi.com/articles/ASX1.html"),
+        (
+            f"{CHAT}/5",
+            0,
+            "https://www.asahi.com/articles/ASX1.html?utm_source=line",
+            "https://www.asahi.com/articles/ASX1.html",
+        ),
         # The trailing ')' and '.' are prose, and '#frag' is no hashtag.
         (f"{CHAT}/13", 0, "https://example.com/a#frag", "https://example.com/a"),
         # The link inside =HYPERLINK("...") ends at the quote.
         (f"{CHAT}/15", 0, "http://evil.example", "http://evil.example"),
     }
     assert rows(store, "SELECT post_id, position, tag, tag_norm FROM post_hashtags") == {
-        (f"{CHAT}/5", 0, "参院選", "参院選"), (f"{CHAT}/6", 0, "拡散希望", "拡散希望")}
+        (f"{CHAT}/5", 0, "参院選", "参院選"),
+        (f"{CHAT}/6", 0, "拡散希望", "拡散希望"),
+    }
 
 
 def test_rejects_carry_line_offset_and_reason(store: Store) -> None:
@@ -132,13 +148,17 @@ def test_english_export(store: Store) -> None:
     assert (info.records, info.posts, info.rejected) == (3, 2, 0)
     # 'Thu, 07/10/2025' is month/day/year; '1:05 PM' is 13:05 JST.
     assert rows(store, "SELECT post_id, account_id, created_at FROM posts") == {
-        ("Hanako/5", "Hanako", t(0)), ("Hanako/6", "Taro", t(5, hour=4))}
+        ("Hanako/5", "Hanako", t(0)),
+        ("Hanako/6", "Taro", t(5, hour=4)),
+    }
 
 
 def test_timezone_option(store: Store) -> None:
     ingest(store, EN, options={"timezone": "UTC"})
     assert rows(store, "SELECT post_id, created_at FROM posts") == {
-        ("Hanako/5", t(0, hour=12)), ("Hanako/6", t(5, hour=13))}
+        ("Hanako/5", t(0, hour=12)),
+        ("Hanako/6", t(5, hour=13)),
+    }
 
 
 def test_bad_timezone_is_a_config_error(store: Store) -> None:
@@ -150,15 +170,17 @@ def test_unterminated_quote_is_rejected(store: Store) -> None:
     [info] = ingest(store, CUT)
     assert (info.posts, info.rejected) == (1, 1)
     assert store.sql("SELECT line, reason FROM rejects") == [
-        (6, "a quoted message that never ends (is the file cut short?)")]
+        (6, "a quoted message that never ends (is the file cut short?)")
+    ]
     # '2025.07.10 木曜日' dates; 08:00 JST is 23:00Z the day before.
     assert store.sql("SELECT post_id, created_at FROM posts") == [("家族/5", t(0, 23, 9))]
 
 
 def test_undecodable_line_is_rejected_alone(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "bad.txt"
-    path.write_bytes(JA.read_bytes().replace("12:03\tたろう\t[スタンプ]".encode(),
-                                             b"12:03\t\xff\xfe\t[x]"))
+    path.write_bytes(
+        JA.read_bytes().replace("12:03\tたろう\t[スタンプ]".encode(), b"12:03\t\xff\xfe\t[x]")
+    )
     [info] = ingest(store, path)
     assert (info.posts, info.rejected) == (6, 5)
     [(reason,)] = store.sql("SELECT reason FROM rejects WHERE line = 11")

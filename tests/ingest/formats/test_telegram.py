@@ -76,8 +76,11 @@ def test_channel_posts(store: Store) -> None:
     [info] = ingest(store, CHANNEL)
     # 12 messages + the chat itself are records; 8 posts; 3 rejects.
     assert (info.format, info.records, info.posts, info.rejected) == ("telegram", 13, 8, 3)
-    assert rows(store, "SELECT post_id, account_id, created_at, kind, ref_post_id, "
-                       "ref_account_id, like_count, client, is_stub FROM posts") == {
+    assert rows(
+        store,
+        "SELECT post_id, account_id, created_at, kind, ref_post_id, "
+        "ref_account_id, like_count, client, is_stub FROM posts",
+    ) == {
         ("1700000001/2", CH, t(0), "post", None, None, 15, None, False),
         ("1700000001/3", CH, t(1), "post", None, None, None, None, False),
         ("1700000001/4", CH, t(2), "repost", SPUTNIK_FWD, SPUTNIK, None, None, False),
@@ -91,36 +94,49 @@ def test_channel_posts(store: Store) -> None:
         (RT_FWD, None, None, "post", None, None, None, None, True),
     }
     [(text, url)] = store.sql("SELECT text, url FROM posts WHERE post_id = '1700000001/3'")
-    assert text == ("詳しくは https://www.asahi.com/articles/ASX1.html?utm_source=tg #参院選 "
-                    "こちら @sputnik_jp 拡散希望")
+    assert text == (
+        "詳しくは https://www.asahi.com/articles/ASX1.html?utm_source=tg #参院選 "
+        "こちら @sputnik_jp 拡散希望"
+    )
     assert url == "https://t.me/c/1700000001/3"
 
 
 def test_hostile_text_is_stored_byte_exact(store: Store) -> None:
     ingest(store, CHANNEL)
     [(text,)] = store.sql("SELECT text FROM posts WHERE post_id = '1700000001/7'")
-    assert text == ("<b>x</b>'; DROP TABLE posts;-- =HYPERLINK(\"http://evil.example\",\"x\") "
-                    "\u202eRTL\u202c 🇯🇵😀 \x07\x00end")
+    assert text == (
+        '<b>x</b>\'; DROP TABLE posts;-- =HYPERLINK("http://evil.example","x") '
+        "\u202eRTL\u202c 🇯🇵😀 \x07\x00end"
+    )
 
 
 def test_entities_and_media(store: Store) -> None:
     ingest(store, CHANNEL)
     assert rows(store, "SELECT post_id, position, url, url_norm FROM post_urls") == {
-        ("1700000001/3", 0, "https://www.asahi.com/articles/ASX1.html?utm_source=tg",
-         "https://www.asahi.com/articles/ASX1.html"),
+        (
+            "1700000001/3",
+            0,
+            "https://www.asahi.com/articles/ASX1.html?utm_source=tg",
+            "https://www.asahi.com/articles/ASX1.html",
+        ),
         ("1700000001/3", 1, "https://example.org/a?b=1", "https://example.org/a?b=1"),
     }
     assert rows(store, "SELECT post_id, position, tag, tag_norm FROM post_hashtags") == {
-        ("1700000001/3", 0, "参院選", "参院選"), ("1700000001/6", 0, "参院選", "参院選")}
+        ("1700000001/3", 0, "参院選", "参院選"),
+        ("1700000001/6", 0, "参院選", "参院選"),
+    }
     assert rows(store, "SELECT post_id, handle FROM post_mentions") == {
-        ("1700000001/3", "sputnik_jp")}
+        ("1700000001/3", "sputnik_jp")
+    }
     # Message 4's photo was not exported: no media row for a placeholder path.
     assert rows(store, "SELECT post_id, position, media_key, media_type FROM post_media") == {
         ("1700000001/2", 0, "photos/photo_1@10-07-2025_12-00-00.jpg", "photo"),
         ("1700000001/12", 0, "video_files/clip.mp4", "video_file"),
     }
     assert rows(store, "SELECT account_id, display_name FROM accounts") == {
-        (CH, "ニュース速報JP"), (SPUTNIK, "Sputnik 日本")}
+        (CH, "ニュース速報JP"),
+        (SPUTNIK, "Sputnik 日本"),
+    }
 
 
 def test_rejects_carry_the_line_of_the_message(store: Store) -> None:
@@ -136,23 +152,26 @@ def test_rejects_carry_the_line_of_the_message(store: Store) -> None:
     data = CHANNEL.read_bytes()
     for (line, offset, _, _), mid in zip(got, (9, 10, 11), strict=True):
         assert lines[line - 1].strip() == "{" and lines[line].strip() == f'"id": {mid},'
-        assert data[offset:offset + 1] == b"{"
+        assert data[offset : offset + 1] == b"{"
 
 
 def test_forwards_of_one_original_share_the_reposted_id(store: Store) -> None:
     ingest(store, [CHANNEL, ACCOUNT])
     # The channel and both group members forwarded the same Sputnik post: a co-repost.
-    assert set(store.sql("SELECT post_id, account_id FROM posts WHERE ref_post_id = ?",
-                         [SPUTNIK_FWD])) == {
-        ("1700000001/4", CH), ("1800000002/2", "user5001"), ("1800000002/3", "user5002")}
+    assert set(
+        store.sql("SELECT post_id, account_id FROM posts WHERE ref_post_id = ?", [SPUTNIK_FWD])
+    ) == {("1700000001/4", CH), ("1800000002/2", "user5001"), ("1800000002/3", "user5002")}
 
 
 def test_account_export(store: Store) -> None:
     [info] = ingest(store, ACCOUNT)
     # Records: 3 chats + 5 + 1 messages (the broken chat's message goes with its reject).
     assert (info.records, info.posts, info.rejected) == (9, 5, 1)
-    assert rows(store, "SELECT post_id, account_id, created_at, kind, ref_post_id, "
-                       "ref_account_id, like_count FROM posts WHERE NOT is_stub") == {
+    assert rows(
+        store,
+        "SELECT post_id, account_id, created_at, kind, ref_post_id, "
+        "ref_account_id, like_count FROM posts WHERE NOT is_stub",
+    ) == {
         ("1800000002/2", "user5001", t(3, second=20), "repost", SPUTNIK_FWD, SPUTNIK, None),
         ("1800000002/3", "user5002", t(3, second=25), "repost", SPUTNIK_FWD, SPUTNIK, None),
         ("1800000002/4", "user5002", t(4, second=20), "reply", "1800000002/2", "user5001", 1),
@@ -161,15 +180,17 @@ def test_account_export(store: Store) -> None:
     }
     # A mention of a user without a username names the account, not a handle.
     assert store.sql("SELECT post_id, handle, mentioned_account_id FROM post_mentions") == [
-        ("1800000002/4", None, "user5001")]
+        ("1800000002/4", None, "user5001")
+    ]
     # The recent reactor of message 4 (its 'date' has no offset: read as UTC).
-    assert store.sql('SELECT account_id, kind, target_post_id, target_account_id, "at" '
-                     "FROM engagements") == [
-        ("user5001", "reaction:❤", "1800000002/4", "user5002", t(5, hour=12))]
+    assert store.sql(
+        'SELECT account_id, kind, target_post_id, target_account_id, "at" FROM engagements'
+    ) == [("user5001", "reaction:❤", "1800000002/4", "user5002", t(5, hour=12))]
     [(location, reason)] = store.sql("SELECT location, reason FROM rejects")
     assert location == "chats.list[2].id"
-    assert reason == ("chat id is not a number: 'not-an-id'; its 1 messages cannot be named "
-                      "and are not read")
+    assert reason == (
+        "chat id is not a number: 'not-an-id'; its 1 messages cannot be named and are not read"
+    )
 
 
 def test_truncated_export_is_a_clear_file_error(store: Store) -> None:

@@ -52,27 +52,109 @@ def test_posts_kinds_refs_and_times(store: Store) -> None:
                                is_stub, withheld, url
                           FROM posts ORDER BY post_id""")
     assert rows == [
-        ("1940000000000000005", "1004", at(2025, 7, 9, 23), "post", None, None, "TweetDeck",
-         900, 300, None, False, False, "DE,FR",
-         "https://x.com/sputnik_jp/status/1940000000000000005"),
-        ("1943999999999999999", None, None, "post", None, None, None,
-         None, None, None, False, True, None, None),
-        (P + "01", "1001", at(2025, 7, 10, 3, 4, 5), "post", None, None, "Twitter for iPhone",
-         5, 1, None, False, False, None, f"https://x.com/alice_jp/status/{P}01"),
+        (
+            "1940000000000000005",
+            "1004",
+            at(2025, 7, 9, 23),
+            "post",
+            None,
+            None,
+            "TweetDeck",
+            900,
+            300,
+            None,
+            False,
+            False,
+            "DE,FR",
+            "https://x.com/sputnik_jp/status/1940000000000000005",
+        ),
+        (
+            "1943999999999999999",
+            None,
+            None,
+            "post",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+            True,
+            None,
+            None,
+        ),
+        (
+            P + "01",
+            "1001",
+            at(2025, 7, 10, 3, 4, 5),
+            "post",
+            None,
+            None,
+            "Twitter for iPhone",
+            5,
+            1,
+            None,
+            False,
+            False,
+            None,
+            f"https://x.com/alice_jp/status/{P}01",
+        ),
         # The retweet points at the original and its author, taken from retweeted_status.
-        (P + "02", "1002", at(2025, 7, 10, 3, 4, 9), "repost", P + "01", "1001",
-         "Twitter Web App", 0, 1, None, False, False, None,
-         f"https://x.com/yuki84629175/status/{P}02"),
+        (
+            P + "02",
+            "1002",
+            at(2025, 7, 10, 3, 4, 9),
+            "repost",
+            P + "01",
+            "1001",
+            "Twitter Web App",
+            0,
+            1,
+            None,
+            False,
+            False,
+            None,
+            f"https://x.com/yuki84629175/status/{P}02",
+        ),
         # Reply wins over quote for the kind; reply/quote counts are given in this one.
-        (P + "03", "1003", at(2025, 7, 10, 4), "reply", P + "01", "1001", "Twitter Web App",
-         0, 0, 0, False, False, None, f"https://x.com/carol_x/status/{P}03"),
+        (
+            P + "03",
+            "1003",
+            at(2025, 7, 10, 4),
+            "reply",
+            P + "01",
+            "1001",
+            "Twitter Web App",
+            0,
+            0,
+            0,
+            False,
+            False,
+            None,
+            f"https://x.com/carol_x/status/{P}03",
+        ),
         # `&amp;` in the HTML source is unescaped in the client name.
-        (P + "04", "1002", at(2025, 7, 10, 5), "quote", "1940000000000000005", "1004",
-         "Twitter for Android & more", 2, 0, None, False, False, None,
-         f"https://x.com/yuki84629175/status/{P}04"),
+        (
+            P + "04",
+            "1002",
+            at(2025, 7, 10, 5),
+            "quote",
+            "1940000000000000005",
+            "1004",
+            "Twitter for Android & more",
+            2,
+            0,
+            None,
+            False,
+            False,
+            None,
+            f"https://x.com/yuki84629175/status/{P}04",
+        ),
     ]
-    assert store.sql("SELECT post_id, ref_type, ref_post_id, ref_account_id FROM post_refs "
-                     "ORDER BY ALL") == [
+    assert store.sql(
+        "SELECT post_id, ref_type, ref_post_id, ref_account_id FROM post_refs ORDER BY ALL"
+    ) == [
         (P + "02", "repost", P + "01", "1001"),
         (P + "03", "quote", "1943999999999999999", None),
         (P + "03", "reply", P + "01", "1001"),
@@ -84,10 +166,15 @@ def test_text_is_stored_as_exported(store: Store) -> None:
     ingest(store, STREAM)
     texts = dict(store.sql("SELECT post_id, text FROM posts WHERE NOT is_stub"))
     # 103 is in compatibility mode: the full text comes from extended_tweet.
-    assert texts[P + "03"] == "@alice_jp 違うと思う。＃参院選 \u200b長い説明が続きます https://t.co/quote1"
+    assert (
+        texts[P + "03"]
+        == "@alice_jp 違うと思う。＃参院選 \u200b長い説明が続きます https://t.co/quote1"
+    )
     # Hostile text (formula, HTML entities, bidi override, CRLF) kept byte for byte.
-    assert texts[P + "04"] == ('見て→ =HYPERLINK("x") &lt;script&gt;alert(1)&lt;/script&gt; '
-                               "\u202eevil\u202c 🇯🇵\r\n２行目 https://t.co/vid1")
+    assert texts[P + "04"] == (
+        '見て→ =HYPERLINK("x") &lt;script&gt;alert(1)&lt;/script&gt; '
+        "\u202eevil\u202c 🇯🇵\r\n２行目 https://t.co/vid1"
+    )
     assert texts[P + "02"].startswith("RT @alice_jp: 物価高は政府のせいだ")
 
 
@@ -101,10 +188,13 @@ def test_entities(store: Store) -> None:
         (P + "03", 0, "https://x.com/bob/status/1943999999999999999", "x.com"),
     ]
     assert store.sql("SELECT post_id, tag FROM post_hashtags ORDER BY ALL") == [
-        (P + "01", "参院選"), (P + "02", "参院選"), (P + "03", "参院選")]
-    assert store.sql("SELECT post_id, handle, mentioned_account_id FROM post_mentions "
-                     "ORDER BY ALL") == [(P + "02", "alice_jp", "1001"),
-                                         (P + "03", "alice_jp", "1001")]
+        (P + "01", "参院選"),
+        (P + "02", "参院選"),
+        (P + "03", "参院選"),
+    ]
+    assert store.sql(
+        "SELECT post_id, handle, mentioned_account_id FROM post_mentions ORDER BY ALL"
+    ) == [(P + "02", "alice_jp", "1001"), (P + "03", "alice_jp", "1001")]
     # extended_entities wins over entities (whose single item is the video's thumbnail).
     assert store.sql("SELECT post_id, media_key, media_type FROM post_media ORDER BY ALL") == [
         (P + "01", "3_1944000000000000109", "photo"),
@@ -121,24 +211,72 @@ def test_accounts_with_first_seen(store: Store) -> None:
                           FROM accounts ORDER BY account_id""")
     # first_seen_at = earliest own post in the file; ghost (1005, line 9) was undone.
     assert rows == [
-        ("1001", "alice_jp", "Alice", "東京", at(2012, 1, 2, 3, 4, 5), 120, 80, 4000, False,
-         False, at(2025, 7, 10, 3, 4, 5)),
-        ("1002", "yuki84629175", "yuki84629175", None, at(2025, 4, 2, 10), 1, 900, 40, False,
-         True, at(2025, 7, 10, 3, 4, 9)),
-        ("1003", "carol_x", "Carol \u202eloraC\u202c", None, at(2018, 2, 3), 10, 10, 100, False,
-         False, at(2025, 7, 10, 4)),
-        ("1004", "sputnik_jp", "Sputnik 日本", None, at(2016, 3, 1, 9), 50000, 10, 90000, True,
-         False, at(2025, 7, 9, 23)),
+        (
+            "1001",
+            "alice_jp",
+            "Alice",
+            "東京",
+            at(2012, 1, 2, 3, 4, 5),
+            120,
+            80,
+            4000,
+            False,
+            False,
+            at(2025, 7, 10, 3, 4, 5),
+        ),
+        (
+            "1002",
+            "yuki84629175",
+            "yuki84629175",
+            None,
+            at(2025, 4, 2, 10),
+            1,
+            900,
+            40,
+            False,
+            True,
+            at(2025, 7, 10, 3, 4, 9),
+        ),
+        (
+            "1003",
+            "carol_x",
+            "Carol \u202eloraC\u202c",
+            None,
+            at(2018, 2, 3),
+            10,
+            10,
+            100,
+            False,
+            False,
+            at(2025, 7, 10, 4),
+        ),
+        (
+            "1004",
+            "sputnik_jp",
+            "Sputnik 日本",
+            None,
+            at(2016, 3, 1, 9),
+            50000,
+            10,
+            90000,
+            True,
+            False,
+            at(2025, 7, 9, 23),
+        ),
     ]
     assert store.sql("SELECT description FROM accounts WHERE account_id = '1003'") == [
-        ('=HYPERLINK("http://evil")\nline2',)]
+        ('=HYPERLINK("http://evil")\nline2',)
+    ]
 
 
 def test_rejects_have_line_and_reason(store: Store) -> None:
     ingest(store, STREAM)
     rows = store.sql("SELECT line, location, reason, format FROM rejects ORDER BY line")
     assert [(r[0], r[1], r[3]) for r in rows] == [
-        (8, None, "x-v1"), (9, "created_at", "x-v1"), (10, None, "x-v1")]
+        (8, None, "x-v1"),
+        (9, "created_at", "x-v1"),
+        (10, None, "x-v1"),
+    ]
     assert rows[0][2].startswith("invalid JSON")
     assert rows[1][2] == "bad created_at 'Thu Jul 10 25:61:00 +0000 2025'"
     assert rows[2][2] == "expected a JSON object, got list"
@@ -149,15 +287,21 @@ def test_sniffing() -> None:
     assert registry.detect(SourceFile(STREAM)).name == "x-v1"
     assert fmt.sniff(SourceFile(FIX / "x_v2" / "search_page.jsonl")) == 0.0
     assert registry.get("x-v2").sniff(SourceFile(STREAM)) < registry.SNIFF_THRESHOLD
-    for other in ("io_archive/tweets_csv_hashed.csv", "io_archive/users_csv_hashed.csv",
-                  "generic/posts.csv", "x_v1/garbage.bin"):
+    for other in (
+        "io_archive/tweets_csv_hashed.csv",
+        "io_archive/users_csv_hashed.csv",
+        "generic/posts.csv",
+        "x_v1/garbage.bin",
+    ):
         assert fmt.sniff(SourceFile(FIX / other)) == 0.0, other
 
 
 def test_notices_only_file(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "deletes.jsonl"
-    path.write_bytes(b'{"delete":{"status":{"id":1,"id_str":"1","user_id":2,"user_id_str":"2"},'
-                     b'"timestamp_ms":"1752123456789"}}\n{"limit":{"track":3,"timestamp_ms":"1"}}\n')
+    path.write_bytes(
+        b'{"delete":{"status":{"id":1,"id_str":"1","user_id":2,"user_id_str":"2"},'
+        b'"timestamp_ms":"1752123456789"}}\n{"limit":{"track":3,"timestamp_ms":"1"}}\n'
+    )
     assert registry.detect(SourceFile(path)).name == "x-v1"
     [info] = ingest(store, path)
     assert (info.records, info.rejected, info.posts) == (2, 0, 0)
@@ -209,12 +353,14 @@ def test_round_trip_through_parquet(tmp_path: Path, store: Store) -> None:
         for t in (obj, obj.get("retweeted_status"), obj.get("quoted_status")):
             if t:
                 sent[t["id_str"]] = (t.get("extended_tweet") or {}).get("full_text") or (
-                    t.get("full_text") or t["text"])
+                    t.get("full_text") or t["text"]
+                )
     assert back == sent
 
 
 def test_client_name() -> None:
     assert client_name('<a href="https://x" rel="nofollow">Twitter for iPhone</a>') == (
-        "Twitter for iPhone")
+        "Twitter for iPhone"
+    )
     assert client_name("web") == "web"
     assert client_name("") is None

@@ -48,18 +48,57 @@ MAPPING_HELP = (
     "'platform: x' and 'columns: {post_id: id, account_id: user_id, created_at: timestamp, "
     "text: body}'; see fimiscope.ingest.formats.generic"
 )
-_ACCOUNT_KEYS = ("handle", "display_name", "description", "location", "account_created_at",
-                 "followers_count", "following_count", "posts_count", "verified")
-_POST_KEYS = frozenset({
-    "post_id", "account_id", "created_at", "text", "kind", "ref_post_id", "ref_account_id",
-    "conversation_id", "lang", "client", "like_count", "repost_count", "reply_count",
-    "quote_count", "view_count", "url", "hashtags", "urls", "mentions", *_ACCOUNT_KEYS,
-})
-_ENGAGEMENT_KEYS = frozenset({"account_id", "kind", "target_post_id", "target_account_id", "at",
-                              *_ACCOUNT_KEYS})
+_ACCOUNT_KEYS = (
+    "handle",
+    "display_name",
+    "description",
+    "location",
+    "account_created_at",
+    "followers_count",
+    "following_count",
+    "posts_count",
+    "verified",
+)
+_POST_KEYS = frozenset(
+    {
+        "post_id",
+        "account_id",
+        "created_at",
+        "text",
+        "kind",
+        "ref_post_id",
+        "ref_account_id",
+        "conversation_id",
+        "lang",
+        "client",
+        "like_count",
+        "repost_count",
+        "reply_count",
+        "quote_count",
+        "view_count",
+        "url",
+        "hashtags",
+        "urls",
+        "mentions",
+        *_ACCOUNT_KEYS,
+    }
+)
+_ENGAGEMENT_KEYS = frozenset(
+    {"account_id", "kind", "target_post_id", "target_account_id", "at", *_ACCOUNT_KEYS}
+)
 _TIME_KEYS = frozenset({"created_at", "at", "account_created_at"})
-_COUNT_KEYS = frozenset({"like_count", "repost_count", "reply_count", "quote_count",
-                         "view_count", "followers_count", "following_count", "posts_count"})
+_COUNT_KEYS = frozenset(
+    {
+        "like_count",
+        "repost_count",
+        "reply_count",
+        "quote_count",
+        "view_count",
+        "followers_count",
+        "following_count",
+        "posts_count",
+    }
+)
 _TRUE = frozenset({"true", "t", "1", "yes", "y"})
 _FALSE = frozenset({"false", "f", "0", "no", "n"})
 _EXCERPT_LINES_CHARS = 2000
@@ -263,9 +302,12 @@ def load_mapping(spec: Any) -> ColumnMapping:
             spec = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            raise ConfigError("mapping", "the generic format",
-                              f"a readable YAML file ({type(exc).__name__}: {detail})",
-                              str(spec)) from exc
+            raise ConfigError(
+                "mapping",
+                "the generic format",
+                f"a readable YAML file ({type(exc).__name__}: {detail})",
+                str(spec),
+            ) from exc
     if not isinstance(spec, Mapping):
         raise ConfigError("mapping", "the generic format", MAPPING_HELP, spec)
     table = spec.get("table", "posts")
@@ -273,7 +315,8 @@ def load_mapping(spec: Any) -> ColumnMapping:
         raise ConfigError("table", OWNER, "'posts' or 'engagements'", table)
     columns = spec.get("columns")
     if not isinstance(columns, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in columns.items()):
+        isinstance(k, str) and isinstance(v, str) and v for k, v in columns.items()
+    ):
         raise ConfigError("columns", OWNER, "a mapping of field names to column names", columns)
     allowed = _POST_KEYS if table == "posts" else _ENGAGEMENT_KEYS
     unknown = sorted(set(columns) - allowed)
@@ -283,9 +326,14 @@ def load_mapping(spec: Any) -> ColumnMapping:
     kind = spec.get("kind")
     _check_required(dict(columns), table, kind)
     return ColumnMapping(
-        columns=dict(columns), table=table, platform=platform, platform_column=platform_column,
-        kind=kind, kind_values=_kind_values(spec.get("kind_values"), table),
-        time_format=_optional_str(spec, "time_format"), zone=_zone(spec.get("timezone")),
+        columns=dict(columns),
+        table=table,
+        platform=platform,
+        platform_column=platform_column,
+        kind=kind,
+        kind_values=_kind_values(spec.get("kind_values"), table),
+        time_format=_optional_str(spec, "time_format"),
+        zone=_zone(spec.get("timezone")),
         list_separator=_optional_str(spec, "list_separator"),
     )
 
@@ -303,17 +351,23 @@ def _check_required(columns: dict[str, str], table: str, kind: Any) -> None:
         if "post_id" not in columns:
             raise ConfigError("columns.post_id", OWNER, "the column of post ids", None)
         if "ref_post_id" in columns and "kind" not in columns:
-            raise ConfigError("columns.kind", OWNER,
-                              "given when ref_post_id is (a reference needs its kind)", None)
+            raise ConfigError(
+                "columns.kind",
+                OWNER,
+                "given when ref_post_id is (a reference needs its kind)",
+                None,
+            )
         return
     if "account_id" not in columns:
         raise ConfigError("columns.account_id", OWNER, "the column of acting accounts", None)
     if "target_post_id" not in columns and "target_account_id" not in columns:
-        raise ConfigError("columns.target_post_id", OWNER,
-                          "given (or target_account_id) for engagements", None)
+        raise ConfigError(
+            "columns.target_post_id", OWNER, "given (or target_account_id) for engagements", None
+        )
     if "kind" not in columns and not (isinstance(kind, str) and kind):
-        raise ConfigError("kind", OWNER,
-                          "an engagement kind such as 'like' (or columns.kind)", kind)
+        raise ConfigError(
+            "kind", OWNER, "an engagement kind such as 'like' (or columns.kind)", kind
+        )
 
 
 def _kind_values(value: Any, table: str) -> dict[str, str]:
@@ -322,8 +376,11 @@ def _kind_values(value: Any, table: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError("kind_values", OWNER, "a mapping of file values to kinds", value)
     out = {str(k): v for k, v in value.items()}
-    bad = [v for v in out.values() if not isinstance(v, str) or
-           (table == "posts" and v not in POST_KINDS)]
+    bad = [
+        v
+        for v in out.values()
+        if not isinstance(v, str) or (table == "posts" and v not in POST_KINDS)
+    ]
     if bad:
         raise ConfigError("kind_values", OWNER, f"values among {sorted(POST_KINDS)}", bad)
     return out
@@ -344,8 +401,9 @@ def _zone(value: Any) -> tzinfo | None:
     try:
         return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError("timezone", OWNER, "an IANA time zone such as 'Asia/Tokyo'",
-                          value) from exc
+        raise ConfigError(
+            "timezone", OWNER, "an IANA time zone such as 'Asia/Tokyo'", value
+        ) from exc
 
 
 # -- the format -------------------------------------------------------------------------------
@@ -359,7 +417,7 @@ class GenericTable:
     name = "generic"
     platform = "any"
     description = "a CSV or Parquet file with a column mapping"
-    expected = ("a CSV (header row) or Parquet file, with " + MAPPING_HELP)
+    expected = "a CSV (header row) or Parquet file, with " + MAPPING_HELP
 
     def validate_options(self, source: SourceFile) -> ColumnMapping:
         """The mapping of ``source.options``; ``ConfigError`` explains it when missing."""
@@ -426,8 +484,9 @@ class GenericTable:
                             raise
 
 
-def _column_index(source: SourceFile, present: list[str],
-                  mapping: ColumnMapping) -> list[tuple[str, int]]:
+def _column_index(
+    source: SourceFile, present: list[str], mapping: ColumnMapping
+) -> list[tuple[str, int]]:
     """(mapping key, column position) pairs; a mapped column the file lacks is a mismatch."""
     positions: dict[str, int] = {}
     for i, name in enumerate(present):
@@ -441,8 +500,10 @@ def _column_index(source: SourceFile, present: list[str],
             shown = ", ".join(repr(c) for c in present[:60])
             shown += ", ..." if len(present) > 60 else ""
             raise FormatMismatchError(
-                source.path, f"the mapping's column {col!r} (for {key}) is not in the file; "
-                             f"columns present: {shown}")
+                source.path,
+                f"the mapping's column {col!r} (for {key}) is not in the file; "
+                f"columns present: {shown}",
+            )
         out.append((key, positions[col]))
     return out
 
@@ -460,43 +521,61 @@ def _emit(v: dict[str, Any], m: ColumnMapping, sink: Sink) -> None:
         _account(platform, account_id, v, m, sink)
     if m.table == "engagements":
         kind = _kind(v.get("kind"), m) if "kind" in v else m.kind
-        sink.engagement(platform, account_id or "", kind or "",
-                        target_post_id=as_id(v.get("target_post_id")),
-                        target_account_id=as_id(v.get("target_account_id")),
-                        at=_time(v.get("at"), m, "at"))
+        sink.engagement(
+            platform,
+            account_id or "",
+            kind or "",
+            target_post_id=as_id(v.get("target_post_id")),
+            target_account_id=as_id(v.get("target_account_id")),
+            at=_time(v.get("at"), m, "at"),
+        )
         return
     _post(platform, account_id, v, m, sink)
 
 
-def _account(platform: str, account_id: str, v: dict[str, Any], m: ColumnMapping,
-             sink: Sink) -> None:
+def _account(
+    platform: str, account_id: str, v: dict[str, Any], m: ColumnMapping, sink: Sink
+) -> None:
     sink.account(
-        platform, account_id, handle=_text(v.get("handle")),
-        display_name=_text(v.get("display_name")), description=_text(v.get("description")),
+        platform,
+        account_id,
+        handle=_text(v.get("handle")),
+        display_name=_text(v.get("display_name")),
+        description=_text(v.get("description")),
         location=_text(v.get("location")),
         created_at=_time(v.get("account_created_at"), m, "account_created_at"),
         followers_count=as_count(v.get("followers_count")),
         following_count=as_count(v.get("following_count")),
-        posts_count=as_count(v.get("posts_count")), verified=as_bool(v.get("verified")),
+        posts_count=as_count(v.get("posts_count")),
+        verified=as_bool(v.get("verified")),
     )
 
 
-def _post(platform: str, account_id: str | None, v: dict[str, Any], m: ColumnMapping,
-          sink: Sink) -> None:
+def _post(
+    platform: str, account_id: str | None, v: dict[str, Any], m: ColumnMapping, sink: Sink
+) -> None:
     pid = as_id(v.get("post_id"))
     if not pid:
         raise BadRecord("post without an id", m.columns["post_id"])
     kind = _kind(v.get("kind"), m) if "kind" in v else "post"
     sink.post(
-        platform, pid, account_id=account_id,
+        platform,
+        pid,
+        account_id=account_id,
         created_at=_time(v.get("created_at"), m, "created_at"),
-        kind=kind, ref_post_id=as_id(v.get("ref_post_id")) if kind != "post" else None,
+        kind=kind,
+        ref_post_id=as_id(v.get("ref_post_id")) if kind != "post" else None,
         ref_account_id=as_id(v.get("ref_account_id")) if kind != "post" else None,
-        conversation_id=as_id(v.get("conversation_id")), text=_text(v.get("text")),
-        lang=_text(v.get("lang")), client=_text(v.get("client")),
-        like_count=as_count(v.get("like_count")), repost_count=as_count(v.get("repost_count")),
-        reply_count=as_count(v.get("reply_count")), quote_count=as_count(v.get("quote_count")),
-        view_count=as_count(v.get("view_count")), url=_text(v.get("url")),
+        conversation_id=as_id(v.get("conversation_id")),
+        text=_text(v.get("text")),
+        lang=_text(v.get("lang")),
+        client=_text(v.get("client")),
+        like_count=as_count(v.get("like_count")),
+        repost_count=as_count(v.get("repost_count")),
+        reply_count=as_count(v.get("reply_count")),
+        quote_count=as_count(v.get("quote_count")),
+        view_count=as_count(v.get("view_count")),
+        url=_text(v.get("url")),
     )
     sep = m.list_separator
     for i, tag in enumerate(parse_list(v.get("hashtags"), sep)):

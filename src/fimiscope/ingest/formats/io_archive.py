@@ -68,9 +68,11 @@ class XInfoOpsArchive:
     name = "io-archive"
     platform = PLATFORM
     description = "an X information-operations archive CSV"
-    expected = ("the tweets CSV (header with tweetid, userid, tweet_time, ...) or the users CSV "
-                "(userid, user_screen_name, account_creation_date, ...) of a Twitter "
-                "information-operations release")
+    expected = (
+        "the tweets CSV (header with tweetid, userid, tweet_time, ...) or the users CSV "
+        "(userid, user_screen_name, account_creation_date, ...) of a Twitter "
+        "information-operations release"
+    )
 
     def sniff(self, source: SourceFile) -> float:
         fields = csv_like(source.head, ",")
@@ -87,15 +89,18 @@ class XInfoOpsArchive:
         records = csv_records(source)
         header = next(records, None)
         if header is None or header.fields is None:
-            raise FormatMismatchError(source.path,
-                                      f"no readable CSV header; expected {self.expected}")
+            raise FormatMismatchError(
+                source.path, f"no readable CSV header; expected {self.expected}"
+            )
         index = {name.strip().lower(): i for i, name in reversed(list(enumerate(header.fields)))}
         tweets = "tweetid" in index
         missing = [c for c in (TWEET_REQUIRED if tweets else USER_REQUIRED) if c not in index]
         if missing:
             raise FormatMismatchError(
-                source.path, f"the header lacks {', '.join(missing)}; columns present: "
-                             + ", ".join(repr(f) for f in header.fields[:40]))
+                source.path,
+                f"the header lacks {', '.join(missing)}; columns present: "
+                + ", ".join(repr(f) for f in header.fields[:40]),
+            )
         width = len(header.fields)
         seen: set[str] = set()  # accounts whose profile is already staged
         for rec in records:
@@ -106,8 +111,10 @@ class XInfoOpsArchive:
                     if fields is None:
                         raise BadRecord(rec.error or "unreadable record")
                     if len(fields) != width:
-                        raise BadRecord(f"expected {width} fields, got {len(fields)} "
-                                        "(a truncated or misquoted record)")
+                        raise BadRecord(
+                            f"expected {width} fields, got {len(fields)} "
+                            "(a truncated or misquoted record)"
+                        )
                     row = _getter(fields, index)
                     uid = _account(row, sink, seen)
                     if tweets:
@@ -124,6 +131,7 @@ def _getter(fields: list[str], index: dict[str, int]) -> Row:
     def get(column: str) -> str:
         i = index.get(column)
         return "" if i is None else fields[i]
+
     return get
 
 
@@ -134,7 +142,9 @@ def _account(row: Row, sink: Sink, seen: set[str]) -> str:
     if uid in seen:
         return uid
     sink.account(
-        PLATFORM, uid, handle=row("user_screen_name") or None,
+        PLATFORM,
+        uid,
+        handle=row("user_screen_name") or None,
         display_name=row("user_display_name") or None,
         description=row("user_profile_description") or None,
         location=row("user_reported_location") or None,
@@ -166,11 +176,20 @@ def _tweet(row: Row, uid: str, sink: Sink) -> None:
         kind, ref, ref_user = "post", None, None
     handle = row("user_screen_name")
     sink.post(
-        PLATFORM, tid, account_id=uid, created_at=_time(row("tweet_time"), "tweet_time"),
-        kind=kind, ref_post_id=ref, ref_account_id=ref_user, text=row("tweet_text"),
-        lang=row("tweet_language") or None, client=row("tweet_client_name") or None,
-        like_count=_count(row, "like_count"), repost_count=_count(row, "retweet_count"),
-        reply_count=_count(row, "reply_count"), quote_count=_count(row, "quote_count"),
+        PLATFORM,
+        tid,
+        account_id=uid,
+        created_at=_time(row("tweet_time"), "tweet_time"),
+        kind=kind,
+        ref_post_id=ref,
+        ref_account_id=ref_user,
+        text=row("tweet_text"),
+        lang=row("tweet_language") or None,
+        client=row("tweet_client_name") or None,
+        like_count=_count(row, "like_count"),
+        repost_count=_count(row, "retweet_count"),
+        reply_count=_count(row, "reply_count"),
+        quote_count=_count(row, "quote_count"),
         url=f"https://x.com/{'i/web' if not handle or is_hashed(handle) else handle}/status/{tid}",
     )
     if ref:

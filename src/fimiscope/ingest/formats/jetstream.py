@@ -154,8 +154,10 @@ class Jetstream:
     name = "jetstream"
     platform = PLATFORM
     description = "Bluesky Jetstream JSON Lines"
-    expected = ('Jetstream events, one JSON object per line: {"did", "time_us", '
-                '"kind": "commit"|"identity"|"account", ...}')
+    expected = (
+        'Jetstream events, one JSON object per line: {"did", "time_us", '
+        '"kind": "commit"|"identity"|"account", ...}'
+    )
 
     def __init__(self) -> None:
         self._collections = {
@@ -188,8 +190,9 @@ class Jetstream:
                 if time_us is None:
                     raise BadRecord("not a Jetstream event: no 'time_us'", "time_us")
                 if type(time_us) is not int or not 0 <= time_us <= _MAX_US:
-                    raise BadRecord(f"time_us is not a time in microseconds: {time_us!r}",
-                                    "time_us")
+                    raise BadRecord(
+                        f"time_us is not a time in microseconds: {time_us!r}", "time_us"
+                    )
                 # The cursor is how far the stream was read, so it moves even for rejects.
                 if time_us > cursor:
                     cursor = time_us
@@ -232,8 +235,7 @@ class Jetstream:
         sink.account(PLATFORM, did, handle=None if handle == _INVALID_HANDLE else handle)
 
     # -- collections ----------------------------------------------------------------------------
-    def _post(self, did: str, rkey: str, record: dict[str, Any], time_us: int,
-              sink: Sink) -> None:
+    def _post(self, did: str, rkey: str, record: dict[str, Any], time_us: int, sink: Sink) -> None:
         uri = f"at://{did}/{_POST}/{rkey}"
         text = record.get("text")
         if text is not None and type(text) is not str:
@@ -248,14 +250,25 @@ class Jetstream:
         kind, ref = ("reply", parent) if parent else ("quote", quote) if quote else ("post", None)
         langs = record.get("langs")
         lang = _str(langs[0]) if type(langs) is list and langs else None
-        sink.post(PLATFORM, uri, account_id=did, created_at=created, kind=kind,
-                  ref_post_id=ref, ref_account_id=_did_of(ref), conversation_id=root or uri,
-                  text=text, lang=lang, url=f"https://bsky.app/profile/{did}/post/{rkey}")
+        sink.post(
+            PLATFORM,
+            uri,
+            account_id=did,
+            created_at=created,
+            kind=kind,
+            ref_post_id=ref,
+            ref_account_id=_did_of(ref),
+            conversation_id=root or uri,
+            text=text,
+            lang=lang,
+            url=f"https://bsky.app/profile/{did}/post/{rkey}",
+        )
         for target in (parent, quote):
             if target:
                 # Known only by reference until its own event is ingested (it then replaces this).
-                sink.post(PLATFORM, target, account_id=_did_of(target), created_at=None,
-                          is_stub=True)
+                sink.post(
+                    PLATFORM, target, account_id=_did_of(target), created_at=None, is_stub=True
+                )
         if parent and quote:
             sink.ref(PLATFORM, uri, "quote", quote, _did_of(quote))
         links: list[str] = []
@@ -270,34 +283,53 @@ class Jetstream:
         for i, link in enumerate(links):
             sink.url(PLATFORM, uri, i, link)
 
-    def _repost(self, did: str, rkey: str, record: dict[str, Any], time_us: int,
-                sink: Sink) -> None:
+    def _repost(
+        self, did: str, rkey: str, record: dict[str, Any], time_us: int, sink: Sink
+    ) -> None:
         subject = _subject_uri(record)
         author = _did_of(subject)
-        sink.post(PLATFORM, f"at://{did}/{_REPOST}/{rkey}", account_id=did,
-                  created_at=_created(record, time_us), kind="repost", ref_post_id=subject,
-                  ref_account_id=author)
+        sink.post(
+            PLATFORM,
+            f"at://{did}/{_REPOST}/{rkey}",
+            account_id=did,
+            created_at=_created(record, time_us),
+            kind="repost",
+            ref_post_id=subject,
+            ref_account_id=author,
+        )
         sink.post(PLATFORM, subject, account_id=author, created_at=None, is_stub=True)
 
-    def _like(self, did: str, rkey: str, record: dict[str, Any], time_us: int,
-              sink: Sink) -> None:
+    def _like(self, did: str, rkey: str, record: dict[str, Any], time_us: int, sink: Sink) -> None:
         subject = _subject_uri(record)
-        sink.engagement(PLATFORM, did, "like", target_post_id=subject,
-                        target_account_id=_did_of(subject), at=_created(record, time_us))
+        sink.engagement(
+            PLATFORM,
+            did,
+            "like",
+            target_post_id=subject,
+            target_account_id=_did_of(subject),
+            at=_created(record, time_us),
+        )
 
-    def _follow(self, did: str, rkey: str, record: dict[str, Any], time_us: int,
-                sink: Sink) -> None:
+    def _follow(
+        self, did: str, rkey: str, record: dict[str, Any], time_us: int, sink: Sink
+    ) -> None:
         subject = record.get("subject")
         if type(subject) is not str or not _DID.fullmatch(subject):
             raise BadRecord(f"follow subject is not a DID: {subject!r}", "commit.record.subject")
-        sink.engagement(PLATFORM, did, "follow", target_account_id=subject,
-                        at=_created(record, time_us))
+        sink.engagement(
+            PLATFORM, did, "follow", target_account_id=subject, at=_created(record, time_us)
+        )
 
-    def _profile(self, did: str, rkey: str, record: dict[str, Any], time_us: int,
-                 sink: Sink) -> None:
-        sink.account(PLATFORM, did, display_name=_str(record.get("displayName")),
-                     description=_str(record.get("description")),
-                     default_profile_image=record.get("avatar") is None)
+    def _profile(
+        self, did: str, rkey: str, record: dict[str, Any], time_us: int, sink: Sink
+    ) -> None:
+        sink.account(
+            PLATFORM,
+            did,
+            display_name=_str(record.get("displayName")),
+            description=_str(record.get("description")),
+            default_profile_image=record.get("avatar") is None,
+        )
 
 
 def _reply_uris(reply: Any) -> tuple[str | None, str | None]:
@@ -308,8 +340,9 @@ def _reply_uris(reply: Any) -> tuple[str | None, str | None]:
         ref = reply.get(part)
         uri = ref.get("uri") if type(ref) is dict else None
         if type(uri) is not str or not uri.startswith("at://"):
-            raise BadRecord(f"reply.{part}.uri is missing or not an AT-URI",
-                            f"commit.record.reply.{part}")
+            raise BadRecord(
+                f"reply.{part}.uri is missing or not an AT-URI", f"commit.record.reply.{part}"
+            )
         refs.append(uri)
     return refs[0], refs[1]
 

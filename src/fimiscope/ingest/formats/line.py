@@ -48,23 +48,42 @@ PLATFORM = "line"
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 _BOM = "\ufeff"
 _HEADER = re.compile(
-    r"\[LINE\]\s*(?:(?P<ja>.+?)のトーク履歴|Chat history (?:with|in) (?P<en>.+?))\s*$")
+    r"\[LINE\]\s*(?:(?P<ja>.+?)のトーク履歴|Chat history (?:with|in) (?P<en>.+?))\s*$"
+)
 _SAVED = re.compile(r"(?:保存日時[：:]|Saved on:)")
 _DATES = (
     (re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})\(\w\)\s*$"), (1, 2, 3)),  # 2025/07/10(木)
     (re.compile(r"(\d{4})\.(\d{1,2})\.(\d{1,2}) \w曜日\s*$"), (1, 2, 3)),  # 2025.07.10 木曜日
-    (re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*, (\d{1,2})/(\d{1,2})/(\d{4})\s*$"),
-     (3, 1, 2)),  # Thu, 07/10/2025
+    (
+        re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*, (\d{1,2})/(\d{1,2})/(\d{4})\s*$"),
+        (3, 1, 2),
+    ),  # Thu, 07/10/2025
 )
 _TIME = re.compile(r"(?P<ampm_ja>午前|午後)?(?P<h>\d{1,2}):(?P<m>\d{2})(?: ?(?P<ampm>[AP]M))?\t")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _URL_TAIL = ".,;:!?'\")]"
 _TAG = re.compile(r"(?<![\w&/#＃])[#＃](\w+)")
-_PLACEHOLDERS = frozenset({
-    "[写真]", "[スタンプ]", "[動画]", "[ファイル]", "[ボイスメッセージ]", "[アルバム]",
-    "[連絡先]", "[位置情報]", "[GIF]", "[Photo]", "[Sticker]", "[Video]", "[File]",
-    "[Voice message]", "[Album]", "[Contact]", "[Location]",
-})
+_PLACEHOLDERS = frozenset(
+    {
+        "[写真]",
+        "[スタンプ]",
+        "[動画]",
+        "[ファイル]",
+        "[ボイスメッセージ]",
+        "[アルバム]",
+        "[連絡先]",
+        "[位置情報]",
+        "[GIF]",
+        "[Photo]",
+        "[Sticker]",
+        "[Video]",
+        "[File]",
+        "[Voice message]",
+        "[Album]",
+        "[Contact]",
+        "[Location]",
+    }
+)
 _EXPECTED_LINE = "expected a date line or a message 'HH:MM<TAB>sender<TAB>text'"
 
 
@@ -77,9 +96,12 @@ def _zone(value: Any) -> tzinfo:
     try:
         return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("timezone", "the line format",
-                          "an IANA time zone such as 'Asia/Tokyo' or an offset such as '+09:00'",
-                          value) from None
+        raise ConfigError(
+            "timezone",
+            "the line format",
+            "an IANA time zone such as 'Asia/Tokyo' or an offset such as '+09:00'",
+            value,
+        ) from None
 
 
 def _date_of(text: str) -> date | None:
@@ -114,12 +136,21 @@ class _Message:
 
     __slots__ = ("day", "line", "offset", "open", "parts", "quoted", "raw", "sender", "time")
 
-    def __init__(self, line: int, offset: int, raw: bytes, day: date | None,
-                 time: re.Match[str], sender: str | None, text: str) -> None:
+    def __init__(
+        self,
+        line: int,
+        offset: int,
+        raw: bytes,
+        day: date | None,
+        time: re.Match[str],
+        sender: str | None,
+        text: str,
+    ) -> None:
         self.line, self.offset, self.raw, self.day = line, offset, [raw], day
         self.time, self.sender = time, sender
-        self.quoted = self.open = sender is not None and text.startswith('"') and not _closes(
-            text[1:])
+        self.quoted = self.open = (
+            sender is not None and text.startswith('"') and not _closes(text[1:])
+        )
         self.parts = [text[1:] if self.quoted else text]
 
     def add(self, raw: bytes, text: str) -> None:
@@ -152,8 +183,10 @@ class LineTalkHistory:
     name = "line"
     platform = PLATFORM
     description = "a LINE talk history text export"
-    expected = ("LINE's saved talk history: '[LINE] <chat>のトーク履歴', '保存日時：...', "
-                "then date lines and 'HH:MM<TAB>sender<TAB>text' messages")
+    expected = (
+        "LINE's saved talk history: '[LINE] <chat>のトーク履歴', '保存日時：...', "
+        "then date lines and 'HH:MM<TAB>sender<TAB>text' messages"
+    )
 
     def sniff(self, source: SourceFile) -> float:
         lines = source.text_head().splitlines()
@@ -228,9 +261,12 @@ class _Reader:
         time = _TIME.match(text)
         if time is not None:
             self._flush()
-            sender, tab, body = text[time.end():].partition("\t")
-            self.pending = (_Message(number, offset, raw, self.day, time, sender, body) if tab
-                            else _Message(number, offset, raw, self.day, time, None, sender))
+            sender, tab, body = text[time.end() :].partition("\t")
+            self.pending = (
+                _Message(number, offset, raw, self.day, time, sender, body)
+                if tab
+                else _Message(number, offset, raw, self.day, time, None, sender)
+            )
             return
         if pending is not None:
             for blank_raw, blank in self.blanks:  # blank lines inside a message are its text
@@ -249,8 +285,9 @@ class _Reader:
         message, self.pending = self.pending, None
         if message is None:
             return
-        with self.sink.record(line=message.line, byte_offset=message.offset,
-                              excerpt=b"".join(message.raw)):
+        with self.sink.record(
+            line=message.line, byte_offset=message.offset, excerpt=b"".join(message.raw)
+        ):
             self._emit(message)
 
     def _emit(self, m: _Message) -> None:
@@ -267,8 +304,13 @@ class _Reader:
         placeholder = text.strip() in _PLACEHOLDERS
         sink = self.sink
         sink.account(PLATFORM, m.sender, display_name=m.sender)
-        sink.post(PLATFORM, post_id, account_id=m.sender, created_at=local.astimezone(UTC),
-                  text=None if placeholder else text)
+        sink.post(
+            PLATFORM,
+            post_id,
+            account_id=m.sender,
+            created_at=local.astimezone(UTC),
+            text=None if placeholder else text,
+        )
         if not placeholder:
             _entities(post_id, text, sink)
 

@@ -57,8 +57,16 @@ _CHANNEL_TYPES = frozenset({"public_channel", "private_channel"})
 _PUBLIC_LINK_TYPES = _CHANNEL_TYPES | {"public_supergroup", "private_supergroup"}
 _PEER_TYPES = frozenset({"personal_chat", "bot_chat"})
 # Properties of a forwarded message that are the same in every copy of it.
-_MEDIA_PROPS = ("media_type", "mime_type", "width", "height", "duration_seconds",
-                "photo_file_size", "file_size", "sticker_emoji")
+_MEDIA_PROPS = (
+    "media_type",
+    "mime_type",
+    "width",
+    "height",
+    "duration_seconds",
+    "photo_file_size",
+    "file_size",
+    "sticker_emoji",
+)
 _NOT_EXPORTED = "(File not included"
 # How Telegram Desktop writes a message object: '"id": N,' then '"type":'.
 _MESSAGE_START = re.compile(rb'\{\s*"id":\s*(-?\d+),\s*"type":')
@@ -69,9 +77,13 @@ def _read(source: SourceFile) -> bytes:
     with source.open() as f:
         data = f.read(limit + 4)  # + a byte-order mark some tools add when re-saving
     if len(data) > limit + 3 * data.startswith(b"\xef\xbb\xbf"):
-        raise IngestError(source.path, (
-            f"larger than {limit} bytes uncompressed; Telegram exports are read whole, so "
-            "export fewer chats per file or raise the 'max_bytes' option"))
+        raise IngestError(
+            source.path,
+            (
+                f"larger than {limit} bytes uncompressed; Telegram exports are read whole, so "
+                "export fewer chats per file or raise the 'max_bytes' option"
+            ),
+        )
     return data
 
 
@@ -124,19 +136,33 @@ class _Chat:
         if not isinstance(messages, list):
             raise BadRecord("chat without a 'messages' list", "messages")
         chat_id = chat.get("id")
-        if isinstance(chat_id, bool) or not isinstance(chat_id, int | str) or not str(
-                chat_id).lstrip("-").isdigit():
-            raise BadRecord(f"chat id is not a number: {chat_id!r}; its {len(messages)} "
-                            "messages cannot be named and are not read", "id")
+        if (
+            isinstance(chat_id, bool)
+            or not isinstance(chat_id, int | str)
+            or not str(chat_id).lstrip("-").isdigit()
+        ):
+            raise BadRecord(
+                f"chat id is not a number: {chat_id!r}; its {len(messages)} "
+                "messages cannot be named and are not read",
+                "id",
+            )
         self.id = str(chat_id)
         self.kind = chat.get("type")
-        self.account = (f"channel{self.id}" if self.kind in _CHANNEL_TYPES
-                        else f"user{self.id}" if self.kind in _PEER_TYPES else None)
+        self.account = (
+            f"channel{self.id}"
+            if self.kind in _CHANNEL_TYPES
+            else f"user{self.id}"
+            if self.kind in _PEER_TYPES
+            else None
+        )
         # t.me/c/<id>/<msg> opens the message for anyone who can see the chat.
         self.link = self.kind in _PUBLIC_LINK_TYPES
         # Who wrote each message, so that a reply knows whom it answers.
-        self.authors = {m.get("id"): m.get("from_id") for m in messages if isinstance(m, dict)
-                        and isinstance(m.get("from_id"), str)}
+        self.authors = {
+            m.get("id"): m.get("from_id")
+            for m in messages
+            if isinstance(m, dict) and isinstance(m.get("from_id"), str)
+        }
 
 
 class TelegramExport:
@@ -145,16 +171,19 @@ class TelegramExport:
     name = "telegram"
     platform = PLATFORM
     description = "a Telegram Desktop JSON export"
-    expected = ("Telegram Desktop's result.json: a chat {\"name\", \"type\", \"id\", "
-                "\"messages\": [...]} or a whole-account export with \"chats\": {\"list\": [...]}")
+    expected = (
+        'Telegram Desktop\'s result.json: a chat {"name", "type", "id", '
+        '"messages": [...]} or a whole-account export with "chats": {"list": [...]}'
+    )
 
     def sniff(self, source: SourceFile) -> float:
         value = first_json_value(source)
         if value is None:
             return 0.0
         if is_partial(value):
-            if value.has_keys("messages") and (value.has_keys("date_unixtime")
-                                               or value.has_keys("text_entities")):
+            if value.has_keys("messages") and (
+                value.has_keys("date_unixtime") or value.has_keys("text_entities")
+            ):
                 return 0.85
             return 0.7 if value.has_keys("personal_information") else 0.0
         if not isinstance(value, dict):
@@ -176,14 +205,18 @@ class TelegramExport:
             raise FormatMismatchError(
                 source.path, f"is not {self.description} ({exc}); the file may be truncated"
             ) from exc
-        ids = [m.get("id") if isinstance(m, dict) else None
-               for _, chat in chats if isinstance(chat, dict)
-               for m in (chat.get("messages") if isinstance(chat.get("messages"), list) else ())]
+        ids = [
+            m.get("id") if isinstance(m, dict) else None
+            for _, chat in chats
+            if isinstance(chat, dict)
+            for m in (chat.get("messages") if isinstance(chat.get("messages"), list) else ())
+        ]
         places = iter(_places(data, ids))
         for where, raw_chat in chats:
             chat = None
-            with sink.record(location=where.rstrip(".") or None,
-                             excerpt=_excerpt(raw_chat, "messages")):
+            with sink.record(
+                location=where.rstrip(".") or None, excerpt=_excerpt(raw_chat, "messages")
+            ):
                 chat = _within(where.rstrip("."), _Chat, raw_chat)
                 if chat.account:
                     sink.account(PLATFORM, chat.account, display_name=_str(raw_chat.get("name")))
@@ -196,8 +229,12 @@ class TelegramExport:
                 continue
             for i, msg in enumerate(messages):
                 line, offset = next(places)
-                with sink.record(line=line, byte_offset=offset, location=f"{where}messages[{i}]",
-                                 excerpt=_excerpt(msg)):
+                with sink.record(
+                    line=line,
+                    byte_offset=offset,
+                    location=f"{where}messages[{i}]",
+                    excerpt=_excerpt(msg),
+                ):
                     _within(f"{where}messages[{i}]", _message, chat, msg, sink)
 
 
@@ -207,8 +244,9 @@ def _within(where: str, fn: Any, *args: Any) -> Any:
         return fn(*args)
     except BadRecord as exc:
         field = exc.location
-        raise BadRecord(str(exc), f"{where}.{field}" if where and field else where or field
-                        ) from exc
+        raise BadRecord(
+            str(exc), f"{where}.{field}" if where and field else where or field
+        ) from exc
 
 
 def _excerpt(value: Any, drop: str | None = None) -> bytes:
@@ -267,8 +305,9 @@ def _text(msg: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 parts.append(part["text"])
                 inline.append(part)
             else:
-                raise BadRecord(f"a text part that is neither text nor an entity: {part!r}"[:200],
-                                "text")
+                raise BadRecord(
+                    f"a text part that is neither text nor an entity: {part!r}"[:200], "text"
+                )
     else:
         raise BadRecord(f"text is neither a string nor a list: {text!r}"[:200], "text")
     entities = msg.get("text_entities")
@@ -312,10 +351,19 @@ def _message(chat: _Chat, msg: Any, sink: Sink) -> None:
     if reply_to is not None:
         refs.append(("reply", f"{chat.id}/{reply_to}", chat.authors.get(reply_to)))
     kind_, ref, ref_author = refs[0] if refs else ("post", None, None)
-    sink.post(PLATFORM, post_id, account_id=author, created_at=created, kind=kind_,
-              ref_post_id=ref, ref_account_id=ref_author, text=text,
-              client=_str(msg.get("via_bot")), like_count=_reactions(msg, post_id, author, sink),
-              url=f"https://t.me/c/{chat.id}/{mid}" if chat.link else None)
+    sink.post(
+        PLATFORM,
+        post_id,
+        account_id=author,
+        created_at=created,
+        kind=kind_,
+        ref_post_id=ref,
+        ref_account_id=ref_author,
+        text=text,
+        client=_str(msg.get("via_bot")),
+        like_count=_reactions(msg, post_id, author, sink),
+        url=f"https://t.me/c/{chat.id}/{mid}" if chat.link else None,
+    )
     for other, other_id, other_author in refs[1:]:
         sink.ref(PLATFORM, post_id, other, other_id, other_author)
     for _, ref_id, ref_acc in refs:
@@ -339,8 +387,14 @@ def _reactions(msg: dict[str, Any], post_id: str, author: str | None, sink: Sink
             actor = _str(who.get("from_id")) if isinstance(who, dict) else None
             if actor:
                 at = _date(who) if "date" in who or "date_unixtime" in who else None
-                sink.engagement(PLATFORM, actor, f"reaction:{emoji}", target_post_id=post_id,
-                                target_account_id=author, at=at)
+                sink.engagement(
+                    PLATFORM,
+                    actor,
+                    f"reaction:{emoji}",
+                    target_post_id=post_id,
+                    target_account_id=author,
+                    at=at,
+                )
     return total
 
 
@@ -372,8 +426,9 @@ def _media(post_id: str, msg: dict[str, Any], sink: Sink) -> None:
         path = _str(msg.get(field))
         if path and not path.startswith(_NOT_EXPORTED):
             media_type = default_type if field == "photo" else _str(msg.get("media_type"))
-            sink.media(PLATFORM, post_id, position, media_key=path,
-                       media_type=media_type or default_type)
+            sink.media(
+                PLATFORM, post_id, position, media_key=path, media_type=media_type or default_type
+            )
             position += 1
 
 

@@ -24,8 +24,18 @@ from fimiscope.ingest.source import HEAD_BYTES, SourceFile, iter_json_lines
 
 PLATFORM = "x"
 # Stream messages that are not statuses: counted as records, never posts, never rejects.
-_NOTICES = frozenset({"delete", "limit", "scrub_geo", "status_withheld", "user_withheld",
-                      "disconnect", "warning", "status_deletion_notice"})
+_NOTICES = frozenset(
+    {
+        "delete",
+        "limit",
+        "scrub_geo",
+        "status_withheld",
+        "user_withheld",
+        "disconnect",
+        "warning",
+        "status_deletion_notice",
+    }
+)
 # v2 media keys are the v1.1 media id prefixed by a type code; using the same key lets the
 # same picture match across v1.1 and v2 files.
 _MEDIA_PREFIX = {"photo": "3_", "video": "7_", "animated_gif": "16_"}
@@ -79,8 +89,7 @@ class XApiV1:
     name = "x-v1"
     platform = PLATFORM
     description = "X (Twitter) API v1.1 JSON Lines"
-    expected = ("Twitter API v1.1 status objects (with 'id_str', 'user', 'created_at'), "
-                "one per line")
+    expected = "Twitter API v1.1 status objects (with 'id_str', 'user', 'created_at'), one per line"
 
     def sniff(self, source: SourceFile) -> float:
         head = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -157,33 +166,50 @@ def _user(u: dict[str, Any], sink: Sink, where: str) -> str:
     if not uid:
         raise BadRecord("user without an id", where + "id")
     sink.account(
-        PLATFORM, uid, handle=u.get("screen_name"), display_name=u.get("name"),
-        description=u.get("description"), location=u.get("location") or None,
+        PLATFORM,
+        uid,
+        handle=u.get("screen_name"),
+        display_name=u.get("name"),
+        description=u.get("description"),
+        location=u.get("location") or None,
         created_at=_time(u.get("created_at"), where + "created_at"),
         followers_count=as_int(u.get("followers_count")),
         following_count=as_int(u.get("friends_count")),
-        posts_count=as_int(u.get("statuses_count")), verified=u.get("verified"),
-        protected=u.get("protected"), default_profile_image=u.get("default_profile_image"),
+        posts_count=as_int(u.get("statuses_count")),
+        verified=u.get("verified"),
+        protected=u.get("protected"),
+        default_profile_image=u.get("default_profile_image"),
         profile_image_url=u.get("profile_image_url_https") or u.get("profile_image_url"),
         lang=u.get("lang"),
     )
     return uid
 
 
-def _repost(t: dict[str, Any], tid: str, uid: str, original: dict[str, Any], sink: Sink,
-            where: str) -> None:
+def _repost(
+    t: dict[str, Any], tid: str, uid: str, original: dict[str, Any], sink: Sink, where: str
+) -> None:
     # A retweet's own quote/reply fields are copies of the original's: they belong to it.
     text = t.get("full_text") or t.get("text")
     orig_user = original.get("user")
     orig_uid = _id(orig_user) if isinstance(orig_user, dict) else None
     sink.post(
-        PLATFORM, tid, account_id=uid, created_at=_time(t.get("created_at"), where + "created_at"),
-        kind="repost", ref_post_id=_id(original), ref_account_id=orig_uid, text=text,
-        lang=t.get("lang"), client=client_name(t.get("source")),
-        like_count=as_int(t.get("favorite_count")), repost_count=as_int(t.get("retweet_count")),
-        reply_count=as_int(t.get("reply_count")), quote_count=as_int(t.get("quote_count")),
+        PLATFORM,
+        tid,
+        account_id=uid,
+        created_at=_time(t.get("created_at"), where + "created_at"),
+        kind="repost",
+        ref_post_id=_id(original),
+        ref_account_id=orig_uid,
+        text=text,
+        lang=t.get("lang"),
+        client=client_name(t.get("source")),
+        like_count=as_int(t.get("favorite_count")),
+        repost_count=as_int(t.get("retweet_count")),
+        reply_count=as_int(t.get("reply_count")),
+        quote_count=as_int(t.get("quote_count")),
         is_truncated=bool(text and text.endswith("…")),
-        withheld=_withheld(t), url=_url(t, tid),
+        withheld=_withheld(t),
+        url=_url(t, tid),
     )
     _entities(t, tid, sink)
     _status(original, sink, where + "retweeted_status.")
@@ -204,14 +230,23 @@ def _original(t: dict[str, Any], tid: str, uid: str, sink: Sink, where: str) -> 
     quote_uid = _id(quote_user) if isinstance(quote_user, dict) else None
     kind = "reply" if reply_to else "quote" if quote_id else "post"
     sink.post(
-        PLATFORM, tid, account_id=uid, created_at=_time(t.get("created_at"), where + "created_at"),
-        kind=kind, ref_post_id=reply_to or quote_id,
-        ref_account_id=reply_user if reply_to else quote_uid, text=text, lang=t.get("lang"),
-        client=client_name(t.get("source")), like_count=as_int(t.get("favorite_count")),
-        repost_count=as_int(t.get("retweet_count")), reply_count=as_int(t.get("reply_count")),
+        PLATFORM,
+        tid,
+        account_id=uid,
+        created_at=_time(t.get("created_at"), where + "created_at"),
+        kind=kind,
+        ref_post_id=reply_to or quote_id,
+        ref_account_id=reply_user if reply_to else quote_uid,
+        text=text,
+        lang=t.get("lang"),
+        client=client_name(t.get("source")),
+        like_count=as_int(t.get("favorite_count")),
+        repost_count=as_int(t.get("retweet_count")),
+        reply_count=as_int(t.get("reply_count")),
         quote_count=as_int(t.get("quote_count")),
         is_truncated=bool(t.get("truncated")) and not ext.get("full_text"),
-        withheld=_withheld(t), url=_url(t, tid),
+        withheld=_withheld(t),
+        url=_url(t, tid),
     )
     if reply_to:
         if t.get("in_reply_to_screen_name") and reply_user:
@@ -243,8 +278,14 @@ def _entities(t: dict[str, Any], tid: str, sink: Sink) -> None:
         mid = _id(m)
         mtype = m.get("type")
         key = _MEDIA_PREFIX.get(mtype, "") + mid if mid else None
-        sink.media(PLATFORM, tid, i, media_key=key, media_type=mtype,
-                   url=m.get("media_url_https") or m.get("media_url"))
+        sink.media(
+            PLATFORM,
+            tid,
+            i,
+            media_key=key,
+            media_type=mtype,
+            url=m.get("media_url_https") or m.get("media_url"),
+        )
 
 
 def _withheld(t: dict[str, Any]) -> str | None:

@@ -46,16 +46,22 @@ class XApiV2:
     name = "x-v2"
     platform = PLATFORM
     description = "X API v2 JSON"
-    expected = ("X API v2 responses (objects with 'data' and optional 'includes'), "
-                "one per line or as one JSON document")
+    expected = (
+        "X API v2 responses (objects with 'data' and optional 'includes'), "
+        "one per line or as one JSON document"
+    )
 
     def sniff(self, source: SourceFile) -> float:
         value = first_json_value(source)
         if value is None:
             return 0.0
         if is_partial(value):
-            return 0.7 if value.has_keys("data") and (
-                value.has_keys("author_id") or value.has_keys("username")) else 0.0
+            return (
+                0.7
+                if value.has_keys("data")
+                and (value.has_keys("author_id") or value.has_keys("username"))
+                else 0.0
+            )
         if isinstance(value, list):
             value = value[0] if value and isinstance(value[0], dict) else None
         if not isinstance(value, dict):
@@ -63,8 +69,9 @@ class XApiV2:
         data = value.get("data")
         if isinstance(data, list | dict):
             item = data[0] if isinstance(data, list) and data else data
-            if isinstance(item, dict) and ("author_id" in item or "username" in item
-                                           or "edit_history_tweet_ids" in item):
+            if isinstance(item, dict) and (
+                "author_id" in item or "username" in item or "edit_history_tweet_ids" in item
+            ):
                 return 0.95
             if data == [] and ("meta" in value or "__twarc" in value):
                 return 0.8
@@ -93,16 +100,16 @@ class XApiV2:
             for i, obj in enumerate(items):
                 self._object(obj, sink, None, None, None, where=f"[{i}]")
 
-    def _parse_chunked(self, source: SourceFile, sink: Sink,
-                       chunk_bytes: int | None = None) -> None:
+    def _parse_chunked(
+        self, source: SourceFile, sink: Sink, chunk_bytes: int | None = None
+    ) -> None:
         """Pages go through DuckDB's JSON reader chunk by chunk (see ``x_v2_sql``); a chunk
         with anything irregular in it is parsed here in Python instead, record by record.
 
         Three stages overlap: a thread cuts the file into chunk files, a thread parses each
         chunk on its own cursor, and this thread hands the rows to the sink in file order."""
         with tempfile.TemporaryDirectory(prefix="fimiscope-x-v2-") as tmp:
-            chunks = x_v2_sql.split_ahead(source, Path(tmp),
-                                          chunk_bytes or x_v2_sql.CHUNK_BYTES)
+            chunks = x_v2_sql.split_ahead(source, Path(tmp), chunk_bytes or x_v2_sql.CHUNK_BYTES)
             staged = x_v2_sql.stage_ahead(sink.con, chunks)
             try:
                 for k, (path, line0, offset0, result) in enumerate(staged):
@@ -110,8 +117,9 @@ class XApiV2:
                     if result is None:
                         sink.restart_sequence(base)
                         chunk = SourceFile(path)
-                        for number, offset, raw, obj in iter_json_lines(chunk, sink, line0,
-                                                                        offset0):
+                        for number, offset, raw, obj in iter_json_lines(
+                            chunk, sink, line0, offset0
+                        ):
                             self._object(obj, sink, number, offset, raw)
                         sink.flush()
                     else:
@@ -124,8 +132,15 @@ class XApiV2:
                 staged.close()
                 chunks.close()
 
-    def _object(self, obj: Any, sink: Sink, line: int | None, offset: int | None,
-                raw: bytes | None, where: str = "") -> None:
+    def _object(
+        self,
+        obj: Any,
+        sink: Sink,
+        line: int | None,
+        offset: int | None,
+        raw: bytes | None,
+        where: str = "",
+    ) -> None:
         if not isinstance(obj, dict):
             with sink.record(line=line, byte_offset=offset, excerpt=raw):
                 raise BadRecord(f"expected a JSON object, got {type(obj).__name__}", where or None)
@@ -141,35 +156,52 @@ class XApiV2:
         includes = obj.get("includes") or {}
         users = {u["id"]: u for u in includes.get("users", ()) if isinstance(u, dict) and "id" in u}
         media = {m.get("media_key"): m for m in includes.get("media", ()) if isinstance(m, dict)}
-        ref_tweets = {t["id"]: t for t in includes.get("tweets", ())
-                      if isinstance(t, dict) and "id" in t}
+        ref_tweets = {
+            t["id"]: t for t in includes.get("tweets", ()) if isinstance(t, dict) and "id" in t
+        }
         url = (obj.get("__twarc") or {}).get("url") or ""
         endpoint = _ENDPOINT.search(url)
         data = obj["data"]
         items = data if isinstance(data, list) else [data]
         for uid, user in users.items():
-            with sink.record(line=line, byte_offset=offset, excerpt=raw,
-                             location=f"{where}includes.users[{uid}]"):
+            with sink.record(
+                line=line, byte_offset=offset, excerpt=raw, location=f"{where}includes.users[{uid}]"
+            ):
                 self._user(user, sink)
         ctx = (users, media, ref_tweets)
-        if endpoint and endpoint["rel"] in ("liking_users", "retweeted_by", "following",
-                                            "followers"):
+        if endpoint and endpoint["rel"] in (
+            "liking_users",
+            "retweeted_by",
+            "following",
+            "followers",
+        ):
             for i, user in enumerate(items):
-                with sink.record(line=line, byte_offset=offset, excerpt=raw,
-                                 location=f"{where}data[{i}]"):
+                with sink.record(
+                    line=line, byte_offset=offset, excerpt=raw, location=f"{where}data[{i}]"
+                ):
                     self._user(user, sink)
                     self._engagement(endpoint, user["id"], sink)
             return
         for i, tweet in enumerate(items):
-            with sink.record(line=line, byte_offset=offset, excerpt=raw,
-                             location=f"{where}data[{i}]"):
+            with sink.record(
+                line=line, byte_offset=offset, excerpt=raw, location=f"{where}data[{i}]"
+            ):
                 self._tweet(tweet, sink, ctx)
                 if endpoint and endpoint["rel"] == "liked_tweets":
-                    sink.engagement(PLATFORM, endpoint["id"], "like", target_post_id=tweet["id"],
-                                    target_account_id=tweet.get("author_id"))
+                    sink.engagement(
+                        PLATFORM,
+                        endpoint["id"],
+                        "like",
+                        target_post_id=tweet["id"],
+                        target_account_id=tweet.get("author_id"),
+                    )
         for tid, tweet in ref_tweets.items():
-            with sink.record(line=line, byte_offset=offset, excerpt=raw,
-                             location=f"{where}includes.tweets[{tid}]"):
+            with sink.record(
+                line=line,
+                byte_offset=offset,
+                excerpt=raw,
+                location=f"{where}includes.tweets[{tid}]",
+            ):
                 self._tweet(tweet, sink, ctx)
 
     def _engagement(self, endpoint: re.Match[str], user_id: str, sink: Sink) -> None:
@@ -183,8 +215,14 @@ class XApiV2:
         else:  # followers of `target`
             sink.engagement(PLATFORM, user_id, "follow", target_account_id=target)
 
-    def _flattened(self, tweet: dict[str, Any], sink: Sink, line: int | None,
-                   offset: int | None, raw: bytes | None) -> None:
+    def _flattened(
+        self,
+        tweet: dict[str, Any],
+        sink: Sink,
+        line: int | None,
+        offset: int | None,
+        raw: bytes | None,
+    ) -> None:
         """twarc2 ``flatten`` output: one tweet with ``author`` and expanded references."""
         with sink.record(line=line, byte_offset=offset, excerpt=raw):
             users: dict[str, Any] = {}
@@ -198,9 +236,11 @@ class XApiV2:
                         users[ref["author"]["id"]] = ref["author"]
             for user in users.values():
                 self._user(user, sink)
-            media = {m.get("media_key"): m
-                     for m in (tweet.get("attachments") or {}).get("media") or ()
-                     if isinstance(m, dict)}
+            media = {
+                m.get("media_key"): m
+                for m in (tweet.get("attachments") or {}).get("media") or ()
+                if isinstance(m, dict)
+            }
             ctx = (users, media, refs)
             self._tweet(tweet, sink, ctx)
             for ref in refs.values():
@@ -210,19 +250,28 @@ class XApiV2:
         m = u.get("public_metrics") or {}
         image = u.get("profile_image_url")
         sink.account(
-            PLATFORM, u["id"], handle=u.get("username"), display_name=u.get("name"),
-            description=u.get("description"), location=u.get("location") or None,
+            PLATFORM,
+            u["id"],
+            handle=u.get("username"),
+            display_name=u.get("name"),
+            description=u.get("description"),
+            location=u.get("location") or None,
             created_at=_time(u.get("created_at")),
             followers_count=as_int(m.get("followers_count")),
             following_count=as_int(m.get("following_count")),
-            posts_count=as_int(m.get("tweet_count")), verified=u.get("verified"),
+            posts_count=as_int(m.get("tweet_count")),
+            verified=u.get("verified"),
             protected=u.get("protected"),
             default_profile_image=(_DEFAULT_IMAGE in image) if image else None,
             profile_image_url=image,
         )
 
-    def _tweet(self, t: dict[str, Any], sink: Sink,
-               ctx: tuple[dict[str, Any], dict[Any, Any], dict[str, Any]]) -> None:
+    def _tweet(
+        self,
+        t: dict[str, Any],
+        sink: Sink,
+        ctx: tuple[dict[str, Any], dict[Any, Any], dict[str, Any]],
+    ) -> None:
         users, media, ref_tweets = ctx
         tid = t["id"]
         author = t.get("author_id")
@@ -249,10 +298,18 @@ class XApiV2:
             return rt.get("author_id") if rt else None
 
         sink.post(
-            PLATFORM, tid, account_id=author, created_at=_time(t.get("created_at")), kind=kind,
-            ref_post_id=ref_post, ref_account_id=ref_author(kind) if ref_post else None,
-            conversation_id=t.get("conversation_id"), text=text, lang=t.get("lang"),
-            client=t.get("source"), like_count=as_int(metrics.get("like_count")),
+            PLATFORM,
+            tid,
+            account_id=author,
+            created_at=_time(t.get("created_at")),
+            kind=kind,
+            ref_post_id=ref_post,
+            ref_account_id=ref_author(kind) if ref_post else None,
+            conversation_id=t.get("conversation_id"),
+            text=text,
+            lang=t.get("lang"),
+            client=t.get("source"),
+            like_count=as_int(metrics.get("like_count")),
             repost_count=as_int(metrics.get("retweet_count")),
             reply_count=as_int(metrics.get("reply_count")),
             quote_count=as_int(metrics.get("quote_count")),
@@ -267,8 +324,9 @@ class XApiV2:
         for kind_, rid in refs.items():
             if rid not in ref_tweets:
                 # Referenced but not included (deleted, protected or simply not expanded).
-                sink.post(PLATFORM, rid, account_id=ref_author(kind_), created_at=None,
-                          is_stub=True)
+                sink.post(
+                    PLATFORM, rid, account_id=ref_author(kind_), created_at=None, is_stub=True
+                )
         for i, u in enumerate(entities.get("urls") or ()):
             sink.url(PLATFORM, tid, i, u.get("url"), u.get("unwound_url") or u.get("expanded_url"))
         for i, h in enumerate(entities.get("hashtags") or ()):
@@ -277,8 +335,14 @@ class XApiV2:
             sink.mention(PLATFORM, tid, i, m.get("username"), m.get("id"))
         for i, key in enumerate((t.get("attachments") or {}).get("media_keys") or ()):
             item = media.get(key) or {}
-            sink.media(PLATFORM, tid, i, media_key=key, media_type=item.get("type"),
-                       url=item.get("url") or item.get("preview_image_url"))
+            sink.media(
+                PLATFORM,
+                tid,
+                i,
+                media_key=key,
+                media_type=item.get("type"),
+                url=item.get("url") or item.get("preview_image_url"),
+            )
 
 
 register(XApiV2())

@@ -27,11 +27,15 @@ import pyarrow as pa
 from fimiscope._sql import first_row
 from fimiscope.ingest.source import SourceFile
 
-_METRICS = ("public_metrics STRUCT(retweet_count BIGINT, reply_count BIGINT, like_count BIGINT, "
-            "quote_count BIGINT, impression_count BIGINT, followers_count BIGINT, "
-            "following_count BIGINT, tweet_count BIGINT)")
-_ENTITIES = ("STRUCT(urls STRUCT(url VARCHAR, expanded_url VARCHAR, unwound_url VARCHAR)[], "
-             "hashtags STRUCT(tag VARCHAR)[], mentions STRUCT(username VARCHAR, id VARCHAR)[])")
+_METRICS = (
+    "public_metrics STRUCT(retweet_count BIGINT, reply_count BIGINT, like_count BIGINT, "
+    "quote_count BIGINT, impression_count BIGINT, followers_count BIGINT, "
+    "following_count BIGINT, tweet_count BIGINT)"
+)
+_ENTITIES = (
+    "STRUCT(urls STRUCT(url VARCHAR, expanded_url VARCHAR, unwound_url VARCHAR)[], "
+    "hashtags STRUCT(tag VARCHAR)[], mentions STRUCT(username VARCHAR, id VARCHAR)[])"
+)
 _TWEET_FIELDS = (
     "id VARCHAR, text VARCHAR, author_id VARCHAR, created_at VARCHAR, "
     "conversation_id VARCHAR, lang VARCHAR, source VARCHAR, in_reply_to_user_id VARCHAR, "
@@ -40,19 +44,23 @@ _TWEET_FIELDS = (
     f"note_tweet STRUCT(text VARCHAR, entities {_ENTITIES}), "
     "withheld STRUCT(country_codes VARCHAR[])"
 )
-_USER_FIELDS = ("username VARCHAR, name VARCHAR, description VARCHAR, location VARCHAR, "
-                "verified BOOLEAN, protected BOOLEAN, profile_image_url VARCHAR")
+_USER_FIELDS = (
+    "username VARCHAR, name VARCHAR, description VARCHAR, location VARCHAR, "
+    "verified BOOLEAN, protected BOOLEAN, profile_image_url VARCHAR"
+)
 # `data` holds tweets, or users on the liking-users / retweeted-by / follows endpoints.
 _COLUMNS = {
     "data": f"STRUCT({_TWEET_FIELDS}, {_USER_FIELDS})[]",
     "includes": f"STRUCT(users STRUCT(id VARCHAR, created_at VARCHAR, {_METRICS}, "
-                f"{_USER_FIELDS})[], tweets STRUCT({_TWEET_FIELDS})[], "
-                "media STRUCT(media_key VARCHAR, type VARCHAR, url VARCHAR, "
-                "preview_image_url VARCHAR)[])",
+    f"{_USER_FIELDS})[], tweets STRUCT({_TWEET_FIELDS})[], "
+    "media STRUCT(media_key VARCHAR, type VARCHAR, url VARCHAR, "
+    "preview_image_url VARCHAR)[])",
     "__twarc": "STRUCT(url VARCHAR)",
 }
-_ENDPOINT = (r"/2/(tweets|users)/(\d+)/(liking_users|retweeted_by|liked_tweets|following|"
-             r"followers|quote_tweets)")
+_ENDPOINT = (
+    r"/2/(tweets|users)/(\d+)/(liking_users|retweeted_by|liked_tweets|following|"
+    r"followers|quote_tweets)"
+)
 _USER_RELS = "('liking_users', 'retweeted_by', 'following', 'followers')"
 
 # Sections of a page, in the order the Python parser visits them (for `_seq`): 0 = includes.users,
@@ -274,10 +282,16 @@ SELECT 'x', ep_id, 'like', id, author_id, NULL, {_SEQ}
 """
 
 _TEMPS = ("xv2_pages", "xv2_us", "xv2_inc", "xv2_tw")
-_STAGES = (("posts", _STAGE_POSTS), ("post_refs", _STAGE_REFS),
-           ("accounts", _STAGE_ACCOUNTS), ("engagements", _STAGE_ENGAGEMENTS),
-           ("post_urls", _STAGE_URLS), ("post_hashtags", _STAGE_HASHTAGS),
-           ("post_mentions", _STAGE_MENTIONS), ("post_media", _STAGE_MEDIA))
+_STAGES = (
+    ("posts", _STAGE_POSTS),
+    ("post_refs", _STAGE_REFS),
+    ("accounts", _STAGE_ACCOUNTS),
+    ("engagements", _STAGE_ENGAGEMENTS),
+    ("post_urls", _STAGE_URLS),
+    ("post_hashtags", _STAGE_HASHTAGS),
+    ("post_mentions", _STAGE_MENTIONS),
+    ("post_media", _STAGE_MEDIA),
+)
 CHUNK_BYTES = 64 * 1024 * 1024
 
 
@@ -287,8 +301,9 @@ def prepare_cursor(cur: duckdb.DuckDBPyConnection) -> None:
     # cur.execute("SET preserve_insertion_order = false")
 
 
-def stage_chunk(cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
-                ) -> tuple[int, list[tuple[str, pa.Table]]] | None:
+def stage_chunk(
+    cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
+) -> tuple[int, list[tuple[str, pa.Table]]] | None:
     """Parse one chunk file of clean pages on ``cur`` (its own connection, so a failure
     aborts nothing). Return ``(records, [(stage table, rows)])`` or ``None`` when the chunk
     needs the Python parser."""
@@ -301,8 +316,9 @@ def stage_chunk(cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
             return None
         params = {"seq_base": seq_base}
         out = [(table, cur.sql(sql, params=params).to_arrow_table()) for table, sql in _STAGES]
-        row = first_row(cur.execute(
-            "SELECT (SELECT count(*) FROM xv2_us) + (SELECT count(*) FROM xv2_tw)"))
+        row = first_row(
+            cur.execute("SELECT (SELECT count(*) FROM xv2_us) + (SELECT count(*) FROM xv2_tw)")
+        )
         return (int(row[0]) if row else 0), out
     except duckdb.Error:
         return None
@@ -311,8 +327,9 @@ def stage_chunk(cur: duckdb.DuckDBPyConnection, path: str, seq_base: int
             cur.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def split_lines(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
-                ) -> Iterator[tuple[Path, int, int]]:
+def split_lines(
+    source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[Path, int, int]]:
     """Cut the (decompressed) file into line-aligned chunk files; yield
     ``(chunk path, first line number, byte offset)`` for each."""
     line_no, offset, n = 1, 0, 0
@@ -340,8 +357,9 @@ def split_lines(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTE
             n += 1
 
 
-def split_ahead(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
-                ) -> Iterator[tuple[Path, int, int]]:
+def split_ahead(
+    source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[Path, int, int]]:
     """:func:`split_lines` in a background thread, one chunk ahead of the consumer, so
     reading and writing the next chunk overlaps with parsing this one."""
 
@@ -353,8 +371,9 @@ def split_ahead(source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTE
     return _ahead(work, "fimiscope-split")
 
 
-def stage_ahead(con: duckdb.DuckDBPyConnection, chunks: Iterator[tuple[Path, int, int]]
-                ) -> Iterator[tuple[Path, int, int, tuple[int, list[tuple[str, pa.Table]]] | None]]:
+def stage_ahead(
+    con: duckdb.DuckDBPyConnection, chunks: Iterator[tuple[Path, int, int]]
+) -> Iterator[tuple[Path, int, int, tuple[int, list[tuple[str, pa.Table]]] | None]]:
     """:func:`stage_chunk` over ``chunks`` in a background thread on a cursor of ``con``, one
     chunk ahead of the consumer; yields ``(path, first line, offset, staged or None)``.
     Chunk ``k`` gets the ``_seq`` base ``k << 43``."""
@@ -373,8 +392,9 @@ def stage_ahead(con: duckdb.DuckDBPyConnection, chunks: Iterator[tuple[Path, int
     return _ahead(work, "fimiscope-stage")
 
 
-def _ahead(work: Callable[[Callable[[object], bool]], None], name: str,
-           depth: int = 1) -> Iterator[Any]:
+def _ahead(
+    work: Callable[[Callable[[object], bool]], None], name: str, depth: int = 1
+) -> Iterator[Any]:
     """Run ``work(put)`` in a thread, yielding what it puts (at most ``depth`` ahead).
     ``put`` returns False once the consumer has gone; an exception in ``work`` is raised in
     the consumer."""
