@@ -473,3 +473,64 @@ def test_kernel_aggregates_match_brute_force(window_us, min_repetitions):
     assert sorted(zip(*(again[k] for k in names), strict=True)) == sorted(
         zip(*(res[k] for k in names), strict=True)
     )
+
+
+@pytest.mark.parametrize("window", [None, 30])
+@pytest.mark.parametrize("min_activity", [1, 3])
+def test_kernel_encoding_matches_sql_on_awkward_names(window, min_activity):
+    """The kernel path encodes accounts and targets in Arrow, the SQL path in SQL joins: same
+    rows (pairs, crowd pairs, crowd members) on ids whose binary order differs from a naive
+    one (case, accents, CJK, emoji, digits), one id on two platforms, NULL platform, trace,
+    account or time, empty targets and crowd cells (``max_cell=8``)."""
+    pytest.importorskip("numba")
+    rnd = random.Random(31)
+    names = ["Zoë", "zoe", "Émile", "émile", "a", "B", "b", "用户", "😀", "u10", "u9", "U9", "ñ"]
+    acts = []
+    for i in range(900):
+        acts.append(
+            (
+                rnd.choice(["x", "bluesky", "x", None if i % 97 == 0 else "x"]),
+                None if i % 89 == 0 else rnd.choice(names),
+                rnd.choice(["repost", "repost", None if i % 83 == 0 else "like"]),
+                rnd.choice(["", "Þ3", "hot"] + [f"p{k}" for k in range(150)]),
+                None if i % 79 == 0 else at(rnd.randrange(0, 200)),
+                f"r{i}",
+            )
+        )
+    acts += [
+        ("x", f"c{k}", "repost", t, at(5), f"h{k}") for k in range(9) for t in ("hot", "p9", "p8")
+    ]
+    con = duckdb.connect()
+    load(con, acts)
+    kw = {"window": window, "min_activity": min_activity, "min_repetitions": 1, "max_cell": 8}
+    out = {}
+    for kernel in (False, True):
+        sfx = "k" if kernel else "s"
+        pair_counts(
+            con,
+            "acts",
+            kernel=kernel,
+            out=f"p_{sfx}",
+            crowd_out=f"c_{sfx}",
+            crowd_members_out=f"m_{sfx}",
+            **kw,
+        )
+        out[kernel] = [
+            con.execute(f"SELECT * FROM {t}_{sfx} ORDER BY ALL").fetchall() for t in "pcm"
+        ]
+        types = [con.execute(f"DESCRIBE {t}_{sfx}").fetchall() for t in "pcm"]
+        out[kernel].append(types)
+    assert pair_counts.last_engine == "kernel"  # type: ignore[attr-defined]
+    assert len(out[False][0]) >= 10 and len(out[False][1]) >= 1 and len(out[False][2]) >= 9
+    assert out[True] == out[False]
+
+
+def test_kernel_path_with_nothing_taking_part():
+    """No row takes part: both paths write an empty table with the same columns and types."""
+    pytest.importorskip("numba")
+    con = duckdb.connect()
+    load(con, [("x", "u1", "repost", "", at(1), "r1"), ("x", "u2", "repost", None, at(2), "r2")])
+    for kernel in (False, True):
+        pair_counts(con, "acts", window=10, kernel=kernel, out=f"p{int(kernel)}")
+    assert con.execute("SELECT count(*) FROM p1").fetchone() == (0,)
+    assert con.execute("DESCRIBE p1").fetchall() == con.execute("DESCRIBE p0").fetchall()

@@ -65,6 +65,8 @@ def preload() -> None:
 
     def load() -> None:
         with contextlib.suppress(Exception):
+            import pyarrow.compute  # noqa: F401 - the caller encodes in Arrow meanwhile
+
             _compile()
 
     threading.Thread(target=load, name="fimiscope-kernel-load", daemon=True).start()

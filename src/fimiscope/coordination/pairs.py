@@ -245,8 +245,14 @@ def pair_counts(
     use_kernel = kernel and _kernel.available()
     if use_kernel:
         _kernel.preload()  # numba's import and cache load overlap the SQL below
+    names = None
     try:
-        _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
+        if use_kernel:  # encoded in Arrow/numpy: no string joins in SQL
+            names = _prepare_arrow(con, quote_ident(actions), act, pts, timed, min_activity)
+            if max_cell is not None and (crowd_out is not None or crowd_members_out is not None):
+                _names_tables(con, names, ids, tgt)
+        else:
+            _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
         if max_cell is not None:
             _drop_crowd_cells(con, act, window, max_cell, crowd)
             if crowd_out is not None:
@@ -270,7 +276,8 @@ def pair_counts(
         if use_kernel:
             pair_counts.last_partitions = None  # type: ignore[attr-defined]
             pair_counts.last_engine = "kernel"  # type: ignore[attr-defined]
-            _kernel_pairs(con, act, part, window, pt_ids, min_repetitions)
+            _kernel_pairs(con, act, names, out, window, pt_ids, min_repetitions)
+            return out
         else:
             if partitions is None:
                 rows = candidate_rows(con, act, window)
@@ -317,12 +324,14 @@ def pair_counts(
 def _kernel_pairs(
     con: duckdb.DuckDBPyConnection,
     act: str,
-    part: str,
+    names: dict,
+    out: str,
     window: float | None,
     pt_ids: list[int],
     min_repetitions: int,
 ) -> None:
-    """Fill ``part`` with the compiled kernel, one (platform, trace) at a time."""
+    """Write ``out`` with the compiled kernel, one (platform, trace) at a time; dense ids are
+    mapped back to the strings in Arrow (``take``), not by joins."""
     import pyarrow as pa
 
     from fimiscope.coordination._kernel import pair_aggregates
@@ -330,6 +339,8 @@ def _kernel_pairs(
     row = first_row(con.execute("SELECT current_setting('threads')"))
     threads = max(1, int(row[0])) if row else 1
     w_us = None if window is None else round(window * 1e6)
+    accounts = names["accounts"]
+    pieces = []
     for pt in pt_ids:
         arrow = con.sql(
             f"SELECT aid, tid, coalesce(us, 0) AS us FROM {act} WHERE pt = {int(pt)}"
@@ -343,25 +354,200 @@ def _kernel_pairs(
             threads=threads,
         )
         del arrow
-        if not len(res["a"]):
+        n = len(res["a"])
+        if not n:
             continue
-        tbl = pa.table(
-            {
-                "pt": pa.array(np.full(len(res["a"]), int(pt), np.int32)),
-                "k": pa.array((res["a"] << 32) | res["b"]),
-                "n_targets": pa.array(res["n_targets"]),
-                "n_coactions": pa.array(res["n_coactions"]),
-                "first_us": pa.array(res["first_us"]),
-                "last_us": pa.array(res["last_us"]),
-                "gap_us_sum": pa.array(res["gap_us"]),
-            }
+        platform, trace = names["pts"][int(pt)]
+        pieces.append(
+            pa.table(
+                {
+                    "platform": pa.array([platform] * 1, pa.string()).take(np.zeros(n, np.int64)),
+                    "trace": pa.array([trace] * 1, pa.string()).take(np.zeros(n, np.int64)),
+                    "account_a": accounts.take(res["a"]),
+                    "account_b": accounts.take(res["b"]),
+                    "n_targets": pa.array(res["n_targets"], pa.int64()),
+                    "n_coactions": pa.array(res["n_coactions"], pa.int64()),
+                    "first_us": pa.array(res["first_us"], pa.int64()),
+                    "last_us": pa.array(res["last_us"], pa.int64()),
+                    "gap_us": pa.array(res["gap_us"], pa.int64()),
+                }
+            )
         )
-        name = f"_fs_kernel_{part[1:-1]}"
-        con.register(name, tbl)
+    schema = pa.schema(
+        [(c, pa.string()) for c in ("platform", "trace", "account_a", "account_b")]
+        + [(c, pa.int64()) for c in ("n_targets", "n_coactions", "first_us", "last_us", "gap_us")]
+    )
+    tbl = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    ts = "timezone('UTC', make_timestamp({}))"
+    name = f"_fs_kernel_out_{secrets.token_hex(4)}"
+    con.register(name, tbl)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {quote_ident(out)} AS "
+            "SELECT platform, trace, account_a, account_b, n_targets, n_coactions, "
+            + (
+                f"{ts.format('first_us')} AS first_at, {ts.format('last_us')} AS last_at, "
+                "CAST(CAST(gap_us AS HUGEINT) AS DOUBLE) / n_coactions / 1e6 AS mean_gap_s "
+                if window is not None
+                else "CAST(NULL AS TIMESTAMPTZ) AS first_at, "
+                "CAST(NULL AS TIMESTAMPTZ) AS last_at, CAST(NULL AS DOUBLE) AS mean_gap_s "
+            )
+            + f"FROM {quote_ident(name)}"
+        )
+    finally:
+        con.unregister(name)
+
+
+def _dense(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for keys in ``[0, size)``; a lookup table when
+    ``size`` is small next to ``len(key)``, a sort otherwise."""
+    if size <= 4 * len(key) + 1024:
+        present = np.zeros(size, np.bool_)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        remap = np.cumsum(present, dtype=np.int64) - 1
+        return uniq, remap[key]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq, inv.astype(np.int64, copy=False)
+
+
+def _codes(col) -> tuple:
+    """Dictionary codes (int64 numpy) and the dictionary of a string column."""
+    enc = col.combine_chunks().dictionary_encode()
+    return np.asarray(enc.indices).astype(np.int64, copy=False), enc.dictionary
+
+
+def _ranks(values) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``values`` in binary string order, and the inverse permutation."""
+    import pyarrow.compute as pc
+
+    order = np.asarray(pc.sort_indices(values)).astype(np.int64)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank, order
+
+
+def _prepare_arrow(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    act: str,
+    pts: str,
+    timed: bool,
+    min_activity: int,
+) -> dict:
+    """:func:`_prepare` with the encoding done in Arrow and numpy: the rows that take part are
+    fetched once; accounts, targets and (platform, trace) become dense integers by dictionary
+    encoding (account ids in (platform, account_id) binary string order, as in
+    :func:`_prepare`). Writes ``act`` and ``pts``; returns the names: ``accounts`` (aid ->
+    account_id), ``account_platforms``, ``targets`` (tid -> target) and ``pts`` (pt ->
+    (platform, trace))."""
+    import pyarrow as pa
+
+    time_filter = 'AND "at" IS NOT NULL' if timed else ""
+    # NULL platform or trace never matches in the joins of _prepare: such rows take no part
+    rows = con.sql(
+        "SELECT CAST(platform AS VARCHAR) AS platform, CAST(trace AS VARCHAR) AS trace, "
+        "CAST(account_id AS VARCHAR) AS account_id, CAST(target AS VARCHAR) AS target, "
+        + ('epoch_us(CAST("at" AS TIMESTAMPTZ))' if timed else "CAST(NULL AS BIGINT)")
+        + f" AS us FROM {src} "
+        "WHERE target IS NOT NULL AND target <> '' AND account_id IS NOT NULL "
+        f"AND platform IS NOT NULL AND trace IS NOT NULL {time_filter}"
+    ).to_arrow_table()
+    plat, plat_dict = _codes(rows.column("platform"))
+    trace, trace_dict = _codes(rows.column("trace"))
+    acc, acc_dict = _codes(rows.column("account_id"))
+    tid, tgt_dict = _codes(rows.column("target"))
+    us = rows.column("us").to_numpy(zero_copy_only=False) if timed else None
+    del rows
+    n_acc_dict = max(1, len(acc_dict))
+    p_rank, p_order = _ranks(plat_dict)
+    a_rank, a_order = _ranks(acc_dict)
+    # one key per (platform, trace) and per (platform, account), in the order wanted
+    pt_keys, pt = _dense(plat * max(1, len(trace_dict)) + trace, len(plat_dict) * len(trace_dict))
+    a_keys, aid = _dense(p_rank[plat] * n_acc_dict + a_rank[acc], len(plat_dict) * n_acc_dict)
+    if min_activity > 1 and len(aid):
+        # distinct targets per (platform, trace, account)
+        owner = pt * len(a_keys) + aid
+        order = np.lexsort((tid, owner))
+        o, t = owner[order], tid[order]
+        first = np.r_[True, (o[1:] != o[:-1]) | (t[1:] != t[:-1])]
+        owners, counts = np.unique(o[first], return_counts=True)
+        keep = np.isin(owner, owners[counts >= min_activity])
+        del order, o, t, first
+        plat, pt, tid, aid = plat[keep], pt[keep], tid[keep], aid[keep]
+        us = us[keep] if us is not None else None
+        used, aid = np.unique(aid, return_inverse=True)
+        a_keys = a_keys[used]
+    pt_plat = pt_keys // max(1, len(trace_dict))
+    pt_trace = pt_keys % max(1, len(trace_dict))
+    pt_names = {
+        i + 1: (plat_dict[int(p)].as_py(), trace_dict[int(t)].as_py())
+        for i, (p, t) in enumerate(zip(pt_plat, pt_trace, strict=True))
+    }
+    acc_idx = a_order[a_keys % n_acc_dict]
+    names = {
+        "accounts": acc_dict.take(pa.array(acc_idx)),
+        "account_platforms": plat_dict.take(pa.array(p_order[a_keys // n_acc_dict])),
+        "targets": tgt_dict,
+        "pts": pt_names,
+    }
+    tbl = pa.table(
+        {
+            "pt": pa.array((pt + 1).astype(np.int32)),
+            "aid": pa.array(aid.astype(np.int64, copy=False)),
+            "tid": pa.array(tid),
+            "us": pa.array(us, pa.int64()) if us is not None else pa.nulls(len(aid), pa.int64()),
+        }
+    )
+    pts_tbl = pa.table(
+        {
+            "pt": pa.array(np.arange(1, len(pt_keys) + 1, dtype=np.int32)),
+            "platform": pa.array([v[0] for v in pt_names.values()], pa.string()),
+            "trace": pa.array([v[1] for v in pt_names.values()], pa.string()),
+        }
+    )
+    tag = secrets.token_hex(4)
+    for tname, data in ((act, tbl), (pts, pts_tbl)):
+        view = f"_fs_pc_arrow_{tag}"
+        con.register(view, data)
         try:
-            con.execute(f"INSERT INTO {part} SELECT * FROM {quote_ident(name)}")
+            con.execute(f"CREATE TEMP TABLE {tname} AS SELECT * FROM {quote_ident(view)}")
         finally:
-            con.unregister(name)
+            con.unregister(view)
+    return names
+
+
+def _names_tables(con: duckdb.DuckDBPyConnection, names: dict, ids: str, tgt: str) -> None:
+    """The ``ids`` (aid, platform, account_id) and ``tgt`` (tid, target) tables of
+    :func:`_prepare`, from the names :func:`_prepare_arrow` returns (for the crowd outputs)."""
+    import pyarrow as pa
+
+    tag = secrets.token_hex(4)
+    n_acc, n_tgt = len(names["accounts"]), len(names["targets"])
+    for tname, data in (
+        (
+            ids,
+            pa.table(
+                {
+                    "aid": pa.array(np.arange(n_acc, dtype=np.int64)),
+                    "platform": names["account_platforms"],
+                    "account_id": names["accounts"],
+                }
+            ),
+        ),
+        (
+            tgt,
+            pa.table(
+                {"tid": pa.array(np.arange(n_tgt, dtype=np.int64)), "target": names["targets"]}
+            ),
+        ),
+    ):
+        view = f"_fs_pc_arrow_{tag}"
+        con.register(view, data)
+        try:
+            con.execute(f"CREATE TEMP TABLE {tname} AS SELECT * FROM {quote_ident(view)}")
+        finally:
+            con.unregister(view)
 
 
 def _prune(
