@@ -96,3 +96,24 @@ def test_url_normalisation_never_raises_and_is_idempotent(s: str) -> None:
     out = normalise_url(s)
     if out is not None:
         assert normalise_url(out) == out
+
+
+_spacey = st.text(
+    alphabet=st.sampled_from(
+        [
+            *"ab日 \t\n\r\f\v\x1c\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000",
+            *("\u200b", "\u200e", "\u202e", "\ufeff", "Ａ", "ｶ"),
+        ]
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.none(), _spacey, texts), max_size=20))
+def test_text_array_only_rewrites_what_needs_it(values: list[str | None]) -> None:
+    """Rewriting only the strings that need it gives what rewriting all of them gives."""
+    from fimiscope.ingest.normalise import _normalise_text_plain
+
+    arr = pa.array(values, pa.string())
+    assert normalise_text_array(arr).to_pylist() == _normalise_text_plain(arr).to_pylist()

@@ -17,7 +17,7 @@ import pytest
 
 from fimiscope._sql import quote_ident
 from fimiscope.ingest import ingest, staging
-from fimiscope.ingest.formats import x_v2_sql
+from fimiscope.ingest.formats import x_v2_arrow, x_v2_sql
 from fimiscope.store import Store
 
 TABLES = {
@@ -264,45 +264,85 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def ingest_both(
+def ingest_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: Path, chunk_bytes: int | None = None
-) -> tuple[dict[str, Any], dict[str, Any], int]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """Ingest ``data`` four ways: every path on (Arrow with the C reader, else DuckDB, else
+    Python), Arrow with Arrow's own JSON reader, DuckDB and Python only, Python only. Return
+    the stores and, for the first way, how many blocks each fast path took."""
     if chunk_bytes:
         monkeypatch.setattr(x_v2_sql, "CHUNK_BYTES", chunk_bytes)
-    real = x_v2_sql.stage_chunk
-    fast_chunks = []
+    taken = {"arrow": 0, "duckdb": 0}
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        fast_chunks.append(out is not None)
-        return out
+    def spy(name: str, real: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            taken[name] += out is not None
+            return out
 
-    monkeypatch.setattr(x_v2_sql, "stage_chunk", spy)
-    with Store(tmp_path / "fast.duckdb") as st:
+        return run
+
+    real_arrow, real_sql = x_v2_arrow.stage_block, x_v2_sql.stage_chunk
+    monkeypatch.setattr(x_v2_arrow, "stage_block", spy("arrow", real_arrow))
+    monkeypatch.setattr(x_v2_sql, "stage_chunk", spy("duckdb", real_sql))
+    stores = {}
+    with Store(tmp_path / "all.duckdb") as st:
         ingest(st, [data], format="x-v2")
-        fast = snapshot(st)
+        stores["all"] = snapshot(st)
+    counts = dict(taken)
+    monkeypatch.setattr(x_v2_arrow, "_cjson", None)
+    with Store(tmp_path / "arrow_reader.duckdb") as st:
+        ingest(st, [data], format="x-v2")
+        stores["arrow_reader"] = snapshot(st)
+    monkeypatch.setattr(x_v2_arrow, "stage_block", lambda *a, **k: None)
+    with Store(tmp_path / "duckdb.duckdb") as st:
+        ingest(st, [data], format="x-v2")
+        stores["duckdb"] = snapshot(st)
     monkeypatch.setattr(x_v2_sql, "stage_chunk", lambda *a, **k: None)
     with Store(tmp_path / "python.duckdb") as st:
         ingest(st, [data], format="x-v2")
-        python = snapshot(st)
-    return fast, python, sum(fast_chunks)
+        stores["python"] = snapshot(st)
+    return stores, counts
+
+
+def same_stores(stores: dict[str, dict[str, Any]]) -> None:
+    for name, snap in stores.items():
+        for table in TABLES:
+            assert snap[table] == stores["python"][table], (name, table)
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
-def test_fast_path_gives_the_python_parsers_store(
+def test_fast_paths_give_the_python_parsers_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
     data = write(tmp_path / f"pages{suffix}", lines_of(clean_pages()))
-    fast, python, fast_chunks = ingest_both(tmp_path, monkeypatch, data)
-    assert fast_chunks == 1
+    stores, taken = ingest_paths(tmp_path, monkeypatch, data)
+    # one page has a time with an offset (+09:00): the Arrow path leaves it to DuckDB
+    assert taken == {"arrow": 0, "duckdb": 1}
+    fast = stores["all"]
     assert fast["posts"], "the file must give posts"
-    for table in TABLES:
-        assert fast[table] == python[table], table
+    same_stores(stores)
     # the features are really there
     assert len(fast["engagements"]) == 7
     assert {r[2] for r in fast["post_refs"]} == {"repost", "reply", "quote"}
     assert len(fast["post_media"]) == 3
     assert fast["rejects"] == []
+
+
+def test_arrow_path_gives_the_python_parsers_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same pages with X's own time format everywhere: the Arrow path takes them."""
+    pages = clean_pages()
+    for tweet in pages[0]["data"]:
+        tweet["created_at"] = "2025-07-10T03:04:05.000Z"
+    data = write(tmp_path / "pages.jsonl", lines_of(pages))
+    stores, taken = ingest_paths(tmp_path, monkeypatch, data)
+    assert taken == {"arrow": 1, "duckdb": 0}
+    same_stores(stores)
+    fast = stores["all"]
+    assert len(fast["engagements"]) == 7 and len(fast["post_media"]) == 3
+    assert {r[2] for r in fast["post_refs"]} == {"repost", "reply", "quote"}
 
 
 def test_dirty_chunk_among_clean_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,10 +369,11 @@ def test_dirty_chunk_among_clean_ones(tmp_path: Path, monkeypatch: pytest.Monkey
     data = write(tmp_path / "mixed.jsonl", lines)
     sizes = [len(line) for line in lines]
     # small chunks (a line each): the dirty lines fall in chunks of their own
-    fast, python, fast_chunks = ingest_both(tmp_path, monkeypatch, data, chunk_bytes=64)
-    assert fast_chunks == len(pages)
-    for table in TABLES:
-        assert fast[table] == python[table], table
+    stores, taken = ingest_paths(tmp_path, monkeypatch, data, chunk_bytes=64)
+    # the first page's +09:00 time goes to DuckDB; the dirty lines to Python
+    assert taken == {"arrow": len(pages) - 1, "duckdb": 1}
+    same_stores(stores)
+    fast = stores["all"]
     rejects = [(r[2], r[3], r[5]) for r in fast["rejects"]]  # line, byte offset, reason
     first_dirty = 4
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]

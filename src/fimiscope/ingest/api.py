@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -180,6 +181,44 @@ def ingest(
     return infos
 
 
+HASH_AHEAD_BYTES = 32 * 1024 * 1024
+"""Files at least this large are hashed while they are parsed, not before."""
+
+
+class _AlreadyKnown(Exception):
+    def __init__(self, sha: str, known: tuple[Any, ...]) -> None:
+        super().__init__(sha)
+        self.sha, self.known = sha, known
+
+
+class _Hasher:
+    """SHA-256 of a file, computed in a thread (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.checked = False
+        self._sha: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._sha = sha256_file(path)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise IngestError(self.path, f"cannot be read: {self._error}") from self._error
+        assert self._sha is not None
+        return self._sha
+
+
 def ingest_file(
     store: Store,
     path: str | Path,
@@ -196,24 +235,30 @@ def ingest_file(
     path = Path(path)
     if not path.is_file():
         raise IngestError(path, "no such file")
-    sha = sha256 or sha256_file(path)
     con = store.con
-    known = first_row(con.execute("SELECT source_id, format FROM sources WHERE sha256 = ?", [sha]))
-    if known is not None:
+
+    def skipped(sha: str, known: tuple[Any, ...]) -> IngestInfo:
         return IngestInfo(
-            str(path),
-            known[1],
-            sha,
-            known[0],
-            run_id,
-            0,
-            0,
-            0,
-            0,
-            0,
-            True,
+            str(path), known[1], sha, known[0], run_id, 0, 0, 0, 0, 0, True,
             time.perf_counter() - started,
+        )  # fmt: skip
+
+    def known_source(sha: str) -> tuple[Any, ...] | None:
+        return first_row(
+            con.execute("SELECT source_id, format FROM sources WHERE sha256 = ?", [sha])
         )
+
+    # A large file is hashed in a thread while it is parsed (the hash is needed only for the
+    # merge); bytes already ingested are noticed when the hash is done, and parsing stops.
+    hasher = None
+    if sha256 is None and path.stat().st_size >= HASH_AHEAD_BYTES:
+        hasher = _Hasher(path)
+        sha = ""
+    else:
+        sha = sha256 or sha256_file(path)
+        known = known_source(sha)
+        if known is not None:
+            return skipped(sha, known)
     source = SourceFile(path.resolve(), dict(options or {}))
     if path.stat().st_size == 0:
         raise IngestError(path, "the file is empty")
@@ -223,14 +268,31 @@ def ingest_file(
     _staging.remove_stale(store.path)
     with _staging.StageFiles(store.path) as stage:
 
+        def check_known() -> None:
+            if hasher is not None and hasher.done() and not hasher.checked:
+                hasher.checked = True
+                known = known_source(hasher.result())
+                if known is not None:
+                    raise _AlreadyKnown(hasher.result(), known)
+
         def on_batch(table: str, batch: Any) -> None:
+            check_known()
             stage.append(table, batch)
             if progress is not None:
                 progress(path, sink.records)
 
+        def on_progress() -> None:
+            check_known()
+            if progress is not None:
+                progress(path, sink.records)
+
         sink = Sink(on_batch, batch_size=batch_size, con=con)
+        sink.stage_direct = stage.append
+        sink.on_progress = on_progress
         try:
             fmt.parse(source, sink)
+        except _AlreadyKnown as already:
+            return skipped(already.sha, already.known)
         except FimiscopeError:
             raise
         except (
@@ -247,6 +309,11 @@ def ingest_file(
             raise IngestError(
                 path, f"cannot be read as {fmt.description}: {type(exc).__name__}: {exc}"
             ) from exc
+        if hasher is not None:
+            sha = hasher.result()
+            known = known_source(sha)
+            if known is not None:
+                return skipped(sha, known)
         sink.flush()
         if sink.records == 0:
             raise IngestError(path, f"no records found; expected {fmt.expected}")

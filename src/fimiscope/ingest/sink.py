@@ -250,6 +250,10 @@ class Sink:
         self.cursor: str | None = None
         # For formats with a SQL fast path: the store's connection (for `con.cursor()`).
         self.con = con
+        # Set by the ingest: stages a fast path's finished rows (staging columns, normalised
+        # columns not yet added) from any thread, bypassing the buffers; and reports progress.
+        self.stage_direct: Callable[[str, pa.Table], None] | None = None
+        self.on_progress: Callable[[], None] | None = None
 
     # -- record scope -------------------------------------------------------------------------
     def record(

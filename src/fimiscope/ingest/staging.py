@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,11 @@ def _posts(t: pa.Table) -> list[tuple[str, pa.Array]]:
 
 def _urls(t: pa.Table) -> list[tuple[str, pa.Array]]:
     # A non-normalisable expanded link falls back to the short link as written.
-    url_norm = pc.coalesce(
-        normalise_url_array(t.column("expanded_url")), normalise_url_array(t.column("url"))
-    )
+    url_norm = normalise_url_array(t.column("expanded_url"))
+    missing = pc.is_null(url_norm)
+    if pc.any(missing).as_py():  # only those rows: the short link as written
+        short = normalise_url_array(pc.if_else(missing, t.column("url").combine_chunks(), None))
+        url_norm = pc.coalesce(url_norm, short)
     return [("url_norm", url_norm), ("domain", url_domain_array(url_norm))]
 
 
@@ -116,6 +119,7 @@ class StageFiles:
         self.files: dict[str, list[str]] = {t: [] for t in STAGE_SCHEMAS}
         self.rows: dict[str, int] = dict.fromkeys(STAGE_SCHEMAS, 0)
         self._n = 0
+        self._lock = threading.Lock()  # `append` may be called from several threads
         # An empty file per table, so that every table can be read even when nothing came.
         for table in STAGE_SCHEMAS:
             self._write(table, staged_schema(table).empty_table())
@@ -130,7 +134,8 @@ class StageFiles:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def append(self, table: str, batch: pa.Table) -> None:
-        """Stage ``batch`` (columns in :data:`STAGE_SCHEMAS` order) with its normalised columns."""
+        """Stage ``batch`` (columns in :data:`STAGE_SCHEMAS` order) with its normalised
+        columns. Safe to call from several threads at once."""
         if not batch.num_rows:
             return
         schema = STAGE_SCHEMAS[table]
@@ -140,13 +145,24 @@ class StageFiles:
             for name, values in derived[1](batch):
                 batch = batch.append_column(pa.field(name, _S), values)
         self._write(table, batch)
-        self.rows[table] += batch.num_rows
+        with self._lock:
+            self.rows[table] += batch.num_rows
 
     def _write(self, table: str, batch: pa.Table) -> None:
-        path = self.dir / f"{table}-{self._n:06d}.parquet"
-        self._n += 1
-        pq.write_table(batch, path, compression=self.compression, row_group_size=131_072)
-        self.files[table].append(str(path))
+        with self._lock:
+            path = self.dir / f"{table}-{self._n:06d}.parquet"
+            self._n += 1
+        # Read once, by the merge, whole: no dictionaries or statistics to build.
+        pq.write_table(
+            batch,
+            path,
+            compression=self.compression,
+            row_group_size=131_072,
+            use_dictionary=False,
+            write_statistics=False,
+        )
+        with self._lock:
+            self.files[table].append(str(path))
 
     def params(self, sql: str) -> dict[str, Any]:
         """The file lists a merge statement reads, as named parameters (``$s_<table>``)."""

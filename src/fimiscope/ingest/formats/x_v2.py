@@ -9,15 +9,18 @@ engagement page names the tweet or user it is about.
 
 from __future__ import annotations
 
+import collections
+import queue
 import re
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from fimiscope.ingest.formats import x_v2_sql
+from fimiscope.ingest.formats import x_v2_arrow, x_v2_sql
 from fimiscope.ingest.formats._common import as_int, first_json_value, is_partial
 from fimiscope.ingest.registry import register
 from fimiscope.ingest.sink import BadRecord, Sink
@@ -103,34 +106,83 @@ class XApiV2:
     def _parse_chunked(
         self, source: SourceFile, sink: Sink, chunk_bytes: int | None = None
     ) -> None:
-        """Pages go through DuckDB's JSON reader chunk by chunk (see ``x_v2_sql``); a chunk
-        with anything irregular in it is parsed here in Python instead, record by record.
+        """Pages go through the fast paths block by block; a block with anything irregular in
+        it is parsed here in Python instead, record by record.
 
-        Three stages overlap: a thread cuts the file into chunk files, a thread parses each
-        chunk on its own cursor, and this thread hands the rows to the sink in file order."""
+        A thread cuts the file into blocks of whole lines; two workers stage blocks at once,
+        each with the Arrow path (``x_v2_arrow``), else the DuckDB path (``x_v2_sql``, on its
+        own cursor). When the sink can stage rows itself from any thread
+        (``sink.stage_direct``), the workers also normalise and write what they staged. This
+        thread takes the blocks in file order and parses in Python the ones both declined."""
+        size = chunk_bytes or x_v2_sql.CHUNK_BYTES
+        workers = 2
+        direct = sink.stage_direct
         with tempfile.TemporaryDirectory(prefix="fimiscope-x-v2-") as tmp:
-            chunks = x_v2_sql.split_ahead(source, Path(tmp), chunk_bytes or x_v2_sql.CHUNK_BYTES)
-            staged = x_v2_sql.stage_ahead(sink.con, chunks)
-            try:
-                for k, (path, line0, offset0, result) in enumerate(staged):
-                    base = k << 43
+            cursors: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            for _ in range(workers):
+                cur = sink.con.cursor()
+                x_v2_sql.prepare_cursor(cur)
+                cursors.put(cur)
+
+            def stage(k: int, block: bytes) -> tuple[int, list[tuple[str, Any]] | None] | Path:
+                base = k << 43
+                result = x_v2_arrow.stage_block(block, base)
+                if result is None:
+                    path = x_v2_sql.write_block(block, Path(tmp) / f"chunk{k:05d}.jsonl")
+                    cur = cursors.get()
+                    try:
+                        result = x_v2_sql.stage_chunk(cur, str(path), base)
+                    finally:
+                        cursors.put(cur)
                     if result is None:
-                        sink.restart_sequence(base)
-                        chunk = SourceFile(path)
-                        for number, offset, raw, obj in iter_json_lines(
-                            chunk, sink, line0, offset0
-                        ):
-                            self._object(obj, sink, number, offset, raw)
-                        sink.flush()
-                    else:
-                        records, tables = result
-                        sink.records += records
-                        for table, rows in tables:
-                            sink.emit(table, rows)
+                        return path
                     path.unlink()
-            finally:
-                staged.close()
-                chunks.close()
+                records, tables = result
+                if direct is None:
+                    return records, tables
+                for table, rows in tables:
+                    direct(table, rows)
+                return records, None
+
+            blocks = x_v2_sql.read_blocks(source, size)
+            pending: collections.deque[tuple[Future[Any], int, int, int]] = collections.deque()
+            with ThreadPoolExecutor(workers, thread_name_prefix="fimiscope-x-v2") as pool:
+                try:
+                    for k, (block, line0, offset0) in enumerate(blocks):
+                        pending.append((pool.submit(stage, k, block), k, line0, offset0))
+                        del block
+                        # at most `workers` blocks staging and one waiting: bounded memory
+                        while len(pending) > workers:
+                            self._take(pending.popleft(), sink)
+                    while pending:
+                        self._take(pending.popleft(), sink)
+                finally:
+                    for fut, *_ in pending:
+                        fut.cancel()
+                    blocks.close()
+                    while not cursors.empty():
+                        cursors.get().close()
+
+    def _take(self, item: tuple[Future[Any], int, int, int], sink: Sink) -> None:
+        """One staged block, in file order: count it, or parse it in Python."""
+        fut, k, line0, offset0 = item
+        result = fut.result()
+        if isinstance(result, Path):
+            sink.restart_sequence(k << 43)
+            for number, offset, raw, obj in iter_json_lines(
+                SourceFile(result), sink, line0, offset0
+            ):
+                self._object(obj, sink, number, offset, raw)
+            sink.flush()
+            result.unlink()
+            return
+        records, tables = result
+        sink.records += records
+        if tables is not None:
+            for table, rows in tables:
+                sink.emit(table, rows)
+        elif sink.on_progress is not None:
+            sink.on_progress()
 
     def _object(
         self,

@@ -327,12 +327,12 @@ def stage_chunk(
             cur.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def split_lines(
-    source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
-) -> Iterator[tuple[Path, int, int]]:
-    """Cut the (decompressed) file into line-aligned chunk files; yield
-    ``(chunk path, first line number, byte offset)`` for each."""
-    line_no, offset, n = 1, 0, 0
+def read_blocks(
+    source: SourceFile, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[bytes, int, int]]:
+    """Cut the (decompressed) file into blocks of whole lines; yield
+    ``(block, first line number, byte offset)`` for each."""
+    line_no, offset = 1, 0
     carry = b""  # the start of a line that the previous block cut
     with source.open() as f:
         while True:
@@ -346,15 +346,28 @@ def split_lines(
                 cut = 0
             else:
                 return
-            path = workdir / f"chunk{n:05d}.jsonl"
-            with path.open("wb") as out:
-                out.write(carry)
-                out.write(memoryview(block)[:cut])
-            yield path, line_no, offset
-            line_no += carry.count(b"\n") + block.count(b"\n", 0, cut)
-            offset += len(carry) + cut
+            whole = block if cut == len(block) else block[:cut]
+            if carry:
+                whole = carry + whole
+            yield whole, line_no, offset
+            line_no += whole.count(b"\n")
+            offset += len(whole)
             carry = block[cut:]
-            n += 1
+
+
+def write_block(block: bytes, path: Path) -> Path:
+    with path.open("wb") as out:
+        out.write(block)
+    return path
+
+
+def split_lines(
+    source: SourceFile, workdir: Path, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[Path, int, int]]:
+    """Cut the (decompressed) file into line-aligned chunk files; yield
+    ``(chunk path, first line number, byte offset)`` for each."""
+    for n, (block, line_no, offset) in enumerate(read_blocks(source, chunk_bytes)):
+        yield write_block(block, workdir / f"chunk{n:05d}.jsonl"), line_no, offset
 
 
 def split_ahead(
