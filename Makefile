@@ -9,7 +9,7 @@ EXTRAS := dev,spark,nlp,report,web,monitor,media,fast
 
 .PHONY: demo test lint bench clean env browser
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/fimiscope/coordination/_cpairs.c src/fimiscope/ingest/_cjson.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'

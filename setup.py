@@ -1,8 +1,9 @@
-"""Build the optional C pair kernel (``fimiscope.coordination._cpairs``).
+"""Build the optional C extensions (the pair kernel ``fimiscope.coordination._cpairs``, the
+JSON Lines reader ``fimiscope.ingest._cjson``).
 
-All metadata lives in ``pyproject.toml``; this file only adds the extension. When it cannot
-be compiled (no C compiler, no Python headers) the install still succeeds with a warning,
-and the pair step falls back to numba (the ``fast`` extra) or SQL.
+All metadata lives in ``pyproject.toml``; this file only adds the extensions. When one cannot
+be compiled (no C compiler, no Python headers) the install still succeeds with a warning, and
+fimiscope takes its slower path there (pair step: numba, the ``fast`` extra, or SQL).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # any failure: fall back, do not fail the install
             print(
                 f"warning: the optional C extension {ext.name} was not built ({exc}); "
-                "fimiscope's pair step will use numba or SQL instead",
+                "fimiscope will take a slower path instead",
                 file=sys.stderr,
             )
 

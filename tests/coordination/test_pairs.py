@@ -367,11 +367,10 @@ def test_one_post_reposted_50000_times_stays_bounded():
 
 
 @pytest.mark.parametrize("window", [None, 0, 7.5, 60])
-def test_sql_path_and_kernel_give_the_same_rows(window):
-    """The compiled kernel (default when numba is installed) and the SQL join + hash
-    aggregation are two implementations of one definition: same rows, bit for bit, on
-    repeated actions, two platforms and two traces."""
-    pytest.importorskip("numba")
+def test_sql_path_and_kernel_give_the_same_rows(window, engine):
+    """Each compiled kernel (C, numba) and the SQL join + hash aggregation are
+    implementations of one definition: same rows, bit for bit, on repeated actions, two
+    platforms and two traces."""
     rnd = random.Random(12)
     acts = [
         (
@@ -389,7 +388,7 @@ def test_sql_path_and_kernel_give_the_same_rows(window):
     kw = {"window": window, "min_activity": 2, "min_repetitions": 2}
     pair_counts(con, "acts", kernel=False, out="p_sql", **kw)
     pair_counts(con, "acts", kernel=True, out="p_kernel", **kw)
-    assert pair_counts.last_engine == "kernel"  # type: ignore[attr-defined]
+    assert pair_counts.last_engine == engine  # type: ignore[attr-defined]
     sql = con.execute("SELECT * FROM p_sql ORDER BY ALL").fetchall()
     assert len(sql) >= 10  # window 0 (exact ties only) has the fewest
     assert con.execute("SELECT * FROM p_kernel ORDER BY ALL").fetchall() == sql
@@ -421,12 +420,11 @@ def _brute_aggregates(aid, tid, us, window_us, min_repetitions):
 
 @pytest.mark.parametrize("window_us", [None, 0, 3, 40])
 @pytest.mark.parametrize("min_repetitions", [1, 2, 3])
-def test_kernel_aggregates_match_brute_force(window_us, min_repetitions):
+def test_kernel_aggregates_match_brute_force(window_us, min_repetitions, engine):
     """The kernel on its own (prefilter, partner ranges, work-balanced chunks, threads) against
     every pair looked at: isolated actions, repeated actions of one account on a target (the
     prefilter must not count those as partners) and sparse accounts (ids with gaps)."""
     np = pytest.importorskip("numpy")
-    pytest.importorskip("numba")
     from fimiscope.coordination._kernel import pair_aggregates
 
     rng = np.random.default_rng(window_us or 7)
@@ -443,6 +441,9 @@ def test_kernel_aggregates_match_brute_force(window_us, min_repetitions):
         res = pair_aggregates(
             aid, tid, us, window_us=window_us, min_repetitions=min_repetitions, threads=threads
         )
+        assert list(zip(res["a"], res["b"], strict=True)) == sorted(
+            zip(res["a"], res["b"], strict=True)
+        )  # ordered by (a, b)
         got = {
             (int(a), int(b)): (int(t), int(c), int(f), int(la), int(g))
             for a, b, t, c, f, la, g in zip(
@@ -477,12 +478,11 @@ def test_kernel_aggregates_match_brute_force(window_us, min_repetitions):
 
 @pytest.mark.parametrize("window", [None, 30])
 @pytest.mark.parametrize("min_activity", [1, 3])
-def test_kernel_encoding_matches_sql_on_awkward_names(window, min_activity):
+def test_kernel_encoding_matches_sql_on_awkward_names(window, min_activity, engine):
     """The kernel path encodes accounts and targets in Arrow, the SQL path in SQL joins: same
     rows (pairs, crowd pairs, crowd members) on ids whose binary order differs from a naive
     one (case, accents, CJK, emoji, digits), one id on two platforms, NULL platform, trace,
     account or time, empty targets and crowd cells (``max_cell=8``)."""
-    pytest.importorskip("numba")
     rnd = random.Random(31)
     names = ["Zoë", "zoe", "Émile", "émile", "a", "B", "b", "用户", "😀", "u10", "u9", "U9", "ñ"]
     acts = []
@@ -520,14 +520,13 @@ def test_kernel_encoding_matches_sql_on_awkward_names(window, min_activity):
         ]
         types = [con.execute(f"DESCRIBE {t}_{sfx}").fetchall() for t in "pcm"]
         out[kernel].append(types)
-    assert pair_counts.last_engine == "kernel"  # type: ignore[attr-defined]
+    assert pair_counts.last_engine == engine  # type: ignore[attr-defined]
     assert len(out[False][0]) >= 10 and len(out[False][1]) >= 1 and len(out[False][2]) >= 9
     assert out[True] == out[False]
 
 
-def test_kernel_path_with_nothing_taking_part():
+def test_kernel_path_with_nothing_taking_part(engine):
     """No row takes part: both paths write an empty table with the same columns and types."""
-    pytest.importorskip("numba")
     con = duckdb.connect()
     load(con, [("x", "u1", "repost", "", at(1), "r1"), ("x", "u2", "repost", None, at(2), "r2")])
     for kernel in (False, True):

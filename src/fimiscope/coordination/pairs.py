@@ -52,6 +52,10 @@ more than Δt away, and accounts left with fewer than ``min_repetitions`` target
 rounds). Co-action rows of accounts that acted once on the target skip the per-target
 aggregation.
 
+That is the SQL path. Where a compiled kernel is installed (:mod:`fimiscope.coordination._kernel`:
+the C extension, else numba), the same rows come from it instead, on arrays fetched once
+from DuckDB; the tests hold every engine to the SQL path row for row.
+
 References
 ----------
 .. [1] Giglietto, F., Righetti, N., Rossi, L., & Marino, G. (2020). It takes a village to
@@ -167,9 +171,12 @@ def pair_counts(
         cells both accounts were (not necessarily the same bucket), times NULL; pairs below
         ``max(min_repetitions, 2)`` are dropped.
     kernel
-        Use the compiled kernel (:mod:`fimiscope.coordination._kernel`, the ``fast`` extra:
-        numba) when it is installed, instead of the SQL join and hash aggregation; the rows
-        are the same. ``FIMISCOPE_PAIR_KERNEL=sql`` in the environment also turns it off.
+        Use a compiled kernel (:mod:`fimiscope.coordination._kernel`) when one is installed,
+        instead of the SQL join and hash aggregation; the rows are the same. The C extension
+        (built by ``pip install`` where a C compiler is at hand) comes first, then numba (the
+        ``fast`` extra). ``FIMISCOPE_PAIR_KERNEL=c``, ``numba`` or ``sql`` in the environment
+        forces one. ``pair_counts.last_engine`` says which ran: ``"c"``, ``"numba"`` or
+        ``"sql"``.
     crowd_members_out
         When given, also write every crowd member: ``platform, account_id, trace, target``
         (trace ``<trace>_crowd``, one row per account and crowd target) -- the input of the
@@ -242,30 +249,38 @@ def pair_counts(
                 )
     from fimiscope.coordination import _kernel
 
-    use_kernel = kernel and _kernel.available()
-    if use_kernel:
-        _kernel.preload()  # numba's import and cache load overlap the SQL below
-    names = None
+    engine = _kernel.engine() if kernel else None
+    if engine is not None:
+        _kernel.preload()  # numba only: its import and cache load overlap the encoding below
+        pair_counts.last_partitions = None  # type: ignore[attr-defined]
+        pair_counts.last_engine = engine  # type: ignore[attr-defined]
+        try:
+            _kernel_path(
+                con,
+                quote_ident(actions),
+                out,
+                window=window,
+                min_activity=min_activity,
+                min_repetitions=min_repetitions,
+                max_cell=max_cell,
+                crowd_out=crowd_out,
+                crowd_members_out=crowd_members_out,
+                engine=engine,
+                tables=(ids, pts, crowd, tgt),
+            )
+        finally:
+            for t in (ids, pts, crowd, tgt):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+        return out
     try:
-        if use_kernel:  # encoded in Arrow/numpy: no string joins in SQL
-            names = _prepare_arrow(con, quote_ident(actions), act, pts, timed, min_activity)
-            if max_cell is not None and (crowd_out is not None or crowd_members_out is not None):
-                _names_tables(con, names, ids, tgt)
-        else:
-            _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
+        _prepare(con, quote_ident(actions), act, ids, pts, timed, min_activity)
         if max_cell is not None:
             _drop_crowd_cells(con, act, window, max_cell, crowd)
             if crowd_out is not None:
                 _crowd_pairs(con, crowd, ids, pts, min_repetitions, crowd_out)
             if crowd_members_out is not None:
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {quote_ident(crowd_members_out)} AS "
-                    "SELECT p.platform, i.account_id, p.trace || '_crowd' AS trace, "
-                    f"t.target FROM {crowd} c JOIN {pts} p ON p.pt = c.pt "
-                    f"JOIN {ids} i ON i.aid = c.aid JOIN {tgt} t ON t.tid = c.tid"
-                )
-        if not use_kernel:  # the kernel prunes on its sorted arrays (same rule, exact)
-            _prune(con, act, window, min_repetitions)
+                _crowd_members(con, crowd, ids, pts, tgt, crowd_members_out)
+        _prune(con, act, window, min_repetitions)
         con.execute(
             f"CREATE TEMP TABLE {part} (pt INTEGER, k BIGINT, n_targets BIGINT, "
             "n_coactions BIGINT, first_us BIGINT, last_us BIGINT, gap_us_sum HUGEINT)"
@@ -273,23 +288,15 @@ def pair_counts(
         pt_ids = [
             r[0] for r in con.execute(f"SELECT DISTINCT pt FROM {act} ORDER BY pt").fetchall()
         ]
-        if use_kernel:
-            pair_counts.last_partitions = None  # type: ignore[attr-defined]
-            pair_counts.last_engine = "kernel"  # type: ignore[attr-defined]
-            _kernel_pairs(con, act, names, out, window, pt_ids, min_repetitions)
-            return out
-        else:
-            if partitions is None:
-                rows = candidate_rows(con, act, window)
-                partitions = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
-                _log.info("pair_counts: %d candidate rows, %d partitions", rows, partitions)
-            pair_counts.last_partitions = partitions  # type: ignore[attr-defined]
-            pair_counts.last_engine = "sql"  # type: ignore[attr-defined]
-            for pt in pt_ids:
-                for p in range(partitions):
-                    con.execute(
-                        _partition_sql(act, part, window, pt, partitions, p, min_repetitions)
-                    )
+        if partitions is None:
+            rows = candidate_rows(con, act, window)
+            partitions = max(1, min(MAX_PARTITIONS, math.ceil(rows / JOIN_ROWS_PER_PARTITION)))
+            _log.info("pair_counts: %d candidate rows, %d partitions", rows, partitions)
+        pair_counts.last_partitions = partitions  # type: ignore[attr-defined]
+        pair_counts.last_engine = "sql"  # type: ignore[attr-defined]
+        for pt in pt_ids:
+            for p in range(partitions):
+                con.execute(_partition_sql(act, part, window, pt, partitions, p, min_repetitions))
         ts = "timezone('UTC', make_timestamp({}))"
         con.execute(
             f"CREATE OR REPLACE TABLE {out_q} AS "
@@ -321,81 +328,195 @@ def pair_counts(
     return out
 
 
-def _kernel_pairs(
+def _kernel_path(
     con: duckdb.DuckDBPyConnection,
-    act: str,
-    names: dict,
+    src: str,
     out: str,
+    *,
     window: float | None,
-    pt_ids: list[int],
+    min_activity: int,
     min_repetitions: int,
+    max_cell: int | None,
+    crowd_out: str | None,
+    crowd_members_out: str | None,
+    engine: str,
+    tables: tuple[str, str, str, str],
 ) -> None:
-    """Write ``out`` with the compiled kernel, one (platform, trace) at a time; dense ids are
-    mapped back to the strings in Arrow (``take``), not by joins."""
-    import pyarrow as pa
-
+    """The pair step with a compiled kernel (:mod:`fimiscope.coordination._kernel`): the rows
+    that take part are fetched once and encoded in Arrow and numpy (:func:`_encode`), each
+    (platform, trace) goes through :func:`~fimiscope.coordination._kernel.pair_aggregates`
+    (activity filter, crowd cells, prefilter and pairs on the arrays in memory), and ``out``
+    is written in one go (:func:`_write_pairs`). DuckDB sees only the output and, when
+    ``crowd_out`` / ``crowd_members_out`` ask for them, the crowd members (few), for the
+    crowd SQL that the SQL path runs too."""
     from fimiscope.coordination._kernel import pair_aggregates
 
+    timed = window is not None
+    w_us = None if window is None else round(window * 1e6)
     row = first_row(con.execute("SELECT current_setting('threads')"))
     threads = max(1, int(row[0])) if row else 1
-    w_us = None if window is None else round(window * 1e6)
-    accounts = names["accounts"]
-    pieces = []
-    for pt in pt_ids:
-        arrow = con.sql(
-            f"SELECT aid, tid, coalesce(us, 0) AS us FROM {act} WHERE pt = {int(pt)}"
-        ).to_arrow_table()
+    names, groups = _encode(con, src, timed, threads)
+    pieces, crowds = [], []
+    for pt, (aid, tid, us) in enumerate(groups, start=1):
         res = pair_aggregates(
-            arrow.column("aid").to_numpy(),
-            arrow.column("tid").to_numpy(),
-            arrow.column("us").to_numpy(zero_copy_only=False),
+            aid,
+            tid,
+            us,
             window_us=w_us,
             min_repetitions=min_repetitions,
             threads=threads,
+            min_activity=min_activity,
+            max_cell=max_cell,
+            cell_us=max(1, w_us or 0),
+            n_targets=len(names["targets"]),
+            engine=engine,
         )
-        del arrow
-        n = len(res["a"])
-        if not n:
-            continue
-        platform, trace = names["pts"][int(pt)]
-        pieces.append(
-            pa.table(
-                {
-                    "platform": pa.array([platform] * 1, pa.string()).take(np.zeros(n, np.int64)),
-                    "trace": pa.array([trace] * 1, pa.string()).take(np.zeros(n, np.int64)),
-                    "account_a": accounts.take(res["a"]),
-                    "account_b": accounts.take(res["b"]),
-                    "n_targets": pa.array(res["n_targets"], pa.int64()),
-                    "n_coactions": pa.array(res["n_coactions"], pa.int64()),
-                    "first_us": pa.array(res["first_us"], pa.int64()),
-                    "last_us": pa.array(res["last_us"], pa.int64()),
-                    "gap_us": pa.array(res["gap_us"], pa.int64()),
-                }
-            )
-        )
-    schema = pa.schema(
-        [(c, pa.string()) for c in ("platform", "trace", "account_a", "account_b")]
-        + [(c, pa.int64()) for c in ("n_targets", "n_coactions", "first_us", "last_us", "gap_us")]
+        del aid, tid, us
+        if max_cell is not None and len(res["crowd_aid"]):
+            crowds.append((pt, res["crowd_aid"], res["crowd_tid"], res["crowd_bk"]))
+        if len(res["a"]):
+            pieces.append((pt, res))
+    _write_pairs(con, out, names, pieces, timed)
+    del pieces
+    if max_cell is not None and (crowd_out is not None or crowd_members_out is not None):
+        _crowd_outputs(con, names, crowds, tables, min_repetitions, crowd_out, crowd_members_out)
+
+
+def _write_pairs(
+    con: duckdb.DuckDBPyConnection, out: str, names: dict, pieces: list, timed: bool
+) -> None:
+    """Write ``out`` (:data:`PAIR_COLUMNS`) from the kernel's arrays of each pt, as one Arrow
+    table: strings as dictionary arrays over the names (DuckDB expands them), times as
+    zero-copy timestamp views, the mean gap computed as SQL would (double / double)."""
+    import pyarrow as pa
+
+    def cat(key: str) -> np.ndarray:
+        if not pieces:
+            return np.empty(0, np.int64)
+        if len(pieces) == 1:
+            return np.ascontiguousarray(pieces[0][1][key])
+        return np.concatenate([r[key] for _, r in pieces])
+
+    pt = np.concatenate([np.full(len(r["a"]), p - 1, np.int32) for p, r in pieces] or [[]])
+    pt_list = list(names["pts"].values())
+
+    def strings(idx: np.ndarray, values) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32, copy=False)), values)
+
+    nc = cat("n_coactions")
+    cols = {
+        "platform": strings(pt, pa.array([v[0] for v in pt_list], pa.string())),
+        "trace": strings(pt, pa.array([v[1] for v in pt_list], pa.string())),
+        "account_a": strings(cat("a"), names["accounts"]),
+        "account_b": strings(cat("b"), names["accounts"]),
+        "n_targets": cat("n_targets"),
+        "n_coactions": nc,
+    }
+    tsu = pa.timestamp("us", tz="UTC")
+    if timed:
+        cols["first_at"] = pa.array(cat("first_us")).view(tsu)
+        cols["last_at"] = pa.array(cat("last_us")).view(tsu)
+        cols["mean_gap_s"] = cat("gap_us").astype(np.float64) / nc / 1e6
+    else:
+        cols["first_at"] = pa.nulls(len(nc), tsu)
+        cols["last_at"] = pa.nulls(len(nc), tsu)
+        cols["mean_gap_s"] = pa.nulls(len(nc), pa.float64())
+    _from_arrow(
+        con,
+        pa.table(cols),
+        f"CREATE OR REPLACE TABLE {quote_ident(out)} AS SELECT "
+        "CAST(platform AS VARCHAR) AS platform, CAST(trace AS VARCHAR) AS trace, "
+        "CAST(account_a AS VARCHAR) AS account_a, CAST(account_b AS VARCHAR) AS account_b, "
+        "n_targets, n_coactions, CAST(first_at AS TIMESTAMPTZ) AS first_at, "
+        "CAST(last_at AS TIMESTAMPTZ) AS last_at, CAST(mean_gap_s AS DOUBLE) AS mean_gap_s "
+        "FROM {}",
     )
-    tbl = pa.concat_tables(pieces) if pieces else schema.empty_table()
-    ts = "timezone('UTC', make_timestamp({}))"
-    name = f"_fs_kernel_out_{secrets.token_hex(4)}"
-    con.register(name, tbl)
+
+
+def _from_arrow(con: duckdb.DuckDBPyConnection, data, sql: str) -> None:
+    """Run ``sql`` (``{}`` standing for the table) on an Arrow table registered for the call."""
+    name = f"_fs_pc_arrow_{secrets.token_hex(4)}"
+    con.register(name, data)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {quote_ident(out)} AS "
-            "SELECT platform, trace, account_a, account_b, n_targets, n_coactions, "
-            + (
-                f"{ts.format('first_us')} AS first_at, {ts.format('last_us')} AS last_at, "
-                "CAST(CAST(gap_us AS HUGEINT) AS DOUBLE) / n_coactions / 1e6 AS mean_gap_s "
-                if window is not None
-                else "CAST(NULL AS TIMESTAMPTZ) AS first_at, "
-                "CAST(NULL AS TIMESTAMPTZ) AS last_at, CAST(NULL AS DOUBLE) AS mean_gap_s "
-            )
-            + f"FROM {quote_ident(name)}"
-        )
+        con.execute(sql.format(quote_ident(name)))
     finally:
         con.unregister(name)
+
+
+def _crowd_outputs(
+    con: duckdb.DuckDBPyConnection,
+    names: dict,
+    crowds: list,
+    tables: tuple[str, str, str, str],
+    min_repetitions: int,
+    crowd_out: str | None,
+    crowd_members_out: str | None,
+) -> None:
+    """``crowd_out`` / ``crowd_members_out`` of the kernel path: the crowd members the kernel
+    set apart become the ``crowd`` (pt, aid, tid, bk), ``ids``, ``pts`` and ``tgt`` tables
+    of the SQL path (only the accounts and targets of crowds), then the same SQL runs."""
+    import pyarrow as pa
+
+    ids, pts, crowd, tgt = tables
+    cat = (lambda k: np.concatenate([c[k] for c in crowds])) if crowds else None
+    pt = (
+        np.concatenate([np.full(len(c[1]), c[0], np.int32) for c in crowds])
+        if crowds
+        else np.empty(0, np.int32)
+    )
+    aid = cat(1) if cat else np.empty(0, np.int64)
+    tid = cat(2) if cat else np.empty(0, np.int64)
+    bk = cat(3) if cat else np.empty(0, np.int64)
+    _from_arrow(
+        con,
+        pa.table({"pt": pt, "aid": aid, "tid": tid, "bk": bk}),
+        f"CREATE TEMP TABLE {crowd} AS SELECT DISTINCT * FROM {{}}",
+    )
+    used_a, used_t = np.unique(aid), np.unique(tid)
+    _from_arrow(
+        con,
+        pa.table(
+            {
+                "aid": used_a,
+                "platform": names["platforms"].take(names["account_platform"][used_a]),
+                "account_id": names["accounts"].take(used_a),
+            }
+        ),
+        f"CREATE TEMP TABLE {ids} AS SELECT * FROM {{}}",
+    )
+    _from_arrow(
+        con,
+        pa.table({"tid": used_t, "target": names["targets"].take(used_t)}),
+        f"CREATE TEMP TABLE {tgt} AS SELECT * FROM {{}}",
+    )
+    pt_names = names["pts"]
+    _from_arrow(
+        con,
+        pa.table(
+            {
+                "pt": pa.array(list(pt_names), pa.int32()),
+                "platform": pa.array([v[0] for v in pt_names.values()], pa.string()),
+                "trace": pa.array([v[1] for v in pt_names.values()], pa.string()),
+            }
+        ),
+        f"CREATE TEMP TABLE {pts} AS SELECT * FROM {{}}",
+    )
+    if crowd_out is not None:
+        _crowd_pairs(con, crowd, ids, pts, min_repetitions, crowd_out)
+    if crowd_members_out is not None:
+        _crowd_members(con, crowd, ids, pts, tgt, crowd_members_out)
+
+
+def _crowd_members(
+    con: duckdb.DuckDBPyConnection, crowd: str, ids: str, pts: str, tgt: str, out: str
+) -> None:
+    """``crowd_members_out``: one row per account and crowd target (trace ``<trace>_crowd``)."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE {quote_ident(out)} AS "
+        "SELECT p.platform, i.account_id, p.trace || '_crowd' AS trace, "
+        f"t.target FROM {crowd} c JOIN {pts} p ON p.pt = c.pt "
+        f"JOIN {ids} i ON i.aid = c.aid JOIN {tgt} t ON t.tid = c.tid"
+    )
 
 
 def _dense(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -417,137 +538,109 @@ def _codes(col) -> tuple:
     return np.asarray(enc.indices).astype(np.int64, copy=False), enc.dictionary
 
 
-def _ranks(values) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``values`` in binary string order, and the inverse permutation."""
+def _ranked_codes(col) -> tuple:
+    """:func:`_codes` of the account ids, with a function from dictionary positions to their
+    strings (Arrow), the ranks in binary string order and the inverse permutation
+    (dictionary positions in that order)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    codes, values = _codes(col)
     order = np.asarray(pc.sort_indices(values)).astype(np.int64)
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return rank, order
+    return codes, (lambda idx: values.take(pa.array(idx))), rank, order
 
 
-def _prepare_arrow(
-    con: duckdb.DuckDBPyConnection,
-    src: str,
-    act: str,
-    pts: str,
-    timed: bool,
-    min_activity: int,
-) -> dict:
-    """:func:`_prepare` with the encoding done in Arrow and numpy: the rows that take part are
-    fetched once; accounts, targets and (platform, trace) become dense integers by dictionary
-    encoding (account ids in (platform, account_id) binary string order, as in
-    :func:`_prepare`). Writes ``act`` and ``pts``; returns the names: ``accounts`` (aid ->
-    account_id), ``account_platforms``, ``targets`` (tid -> target) and ``pts`` (pt ->
-    (platform, trace))."""
+def _encode(
+    con: duckdb.DuckDBPyConnection, src: str, timed: bool, threads: int
+) -> tuple[dict, list]:
+    """The rows that take part (step 1 of the definition), fetched once and encoded in Arrow
+    and numpy: accounts, targets and (platform, trace) become dense integers by dictionary
+    encoding (accounts and targets on two threads), account ids in (platform, account_id)
+    binary string order, as in :func:`_prepare`. The
+    (platform, trace) pairs come first from a ``DISTINCT`` query: with one of them (the usual
+    case) no platform or trace string is fetched at all; with several, a join numbers them in
+    DuckDB.
+
+    Returns the names -- ``accounts`` (aid -> account_id), ``account_platform`` (aid ->
+    position in ``platforms``), ``platforms``, ``targets`` (tid -> target), ``pts`` (pt ->
+    (platform, trace)), pt from 1 -- and, per pt in that order, the arrays ``(aid, tid,
+    us)`` (``us`` None in set overlap)."""
     import pyarrow as pa
 
-    time_filter = 'AND "at" IS NOT NULL' if timed else ""
     # NULL platform or trace never matches in the joins of _prepare: such rows take no part
-    rows = con.sql(
-        "SELECT CAST(platform AS VARCHAR) AS platform, CAST(trace AS VARCHAR) AS trace, "
-        "CAST(account_id AS VARCHAR) AS account_id, CAST(target AS VARCHAR) AS target, "
-        + ('epoch_us(CAST("at" AS TIMESTAMPTZ))' if timed else "CAST(NULL AS BIGINT)")
-        + f" AS us FROM {src} "
+    where = (
         "WHERE target IS NOT NULL AND target <> '' AND account_id IS NOT NULL "
-        f"AND platform IS NOT NULL AND trace IS NOT NULL {time_filter}"
-    ).to_arrow_table()
-    plat, plat_dict = _codes(rows.column("platform"))
-    trace, trace_dict = _codes(rows.column("trace"))
-    acc, acc_dict = _codes(rows.column("account_id"))
-    tid, tgt_dict = _codes(rows.column("target"))
-    us = rows.column("us").to_numpy(zero_copy_only=False) if timed else None
-    del rows
-    n_acc_dict = max(1, len(acc_dict))
-    p_rank, p_order = _ranks(plat_dict)
-    a_rank, a_order = _ranks(acc_dict)
-    # one key per (platform, trace) and per (platform, account), in the order wanted
-    pt_keys, pt = _dense(plat * max(1, len(trace_dict)) + trace, len(plat_dict) * len(trace_dict))
-    a_keys, aid = _dense(p_rank[plat] * n_acc_dict + a_rank[acc], len(plat_dict) * n_acc_dict)
-    if min_activity > 1 and len(aid):
-        # distinct targets per (platform, trace, account)
-        owner = pt * len(a_keys) + aid
-        order = np.lexsort((tid, owner))
-        o, t = owner[order], tid[order]
-        first = np.r_[True, (o[1:] != o[:-1]) | (t[1:] != t[:-1])]
-        owners, counts = np.unique(o[first], return_counts=True)
-        keep = np.isin(owner, owners[counts >= min_activity])
-        del order, o, t, first
-        plat, pt, tid, aid = plat[keep], pt[keep], tid[keep], aid[keep]
-        us = us[keep] if us is not None else None
-        used, aid = np.unique(aid, return_inverse=True)
-        a_keys = a_keys[used]
-    pt_plat = pt_keys // max(1, len(trace_dict))
-    pt_trace = pt_keys % max(1, len(trace_dict))
-    pt_names = {
-        i + 1: (plat_dict[int(p)].as_py(), trace_dict[int(t)].as_py())
-        for i, (p, t) in enumerate(zip(pt_plat, pt_trace, strict=True))
-    }
-    acc_idx = a_order[a_keys % n_acc_dict]
-    names = {
-        "accounts": acc_dict.take(pa.array(acc_idx)),
-        "account_platforms": plat_dict.take(pa.array(p_order[a_keys // n_acc_dict])),
-        "targets": tgt_dict,
-        "pts": pt_names,
-    }
-    tbl = pa.table(
-        {
-            "pt": pa.array((pt + 1).astype(np.int32)),
-            "aid": pa.array(aid.astype(np.int64, copy=False)),
-            "tid": pa.array(tid),
-            "us": pa.array(us, pa.int64()) if us is not None else pa.nulls(len(aid), pa.int64()),
-        }
+        "AND platform IS NOT NULL AND trace IS NOT NULL"
+        + (' AND "at" IS NOT NULL' if timed else "")
     )
-    pts_tbl = pa.table(
-        {
-            "pt": pa.array(np.arange(1, len(pt_keys) + 1, dtype=np.int32)),
-            "platform": pa.array([v[0] for v in pt_names.values()], pa.string()),
-            "trace": pa.array([v[1] for v in pt_names.values()], pa.string()),
-        }
+    pt_names = sorted(
+        con.execute(
+            f"SELECT DISTINCT CAST(platform AS VARCHAR), CAST(trace AS VARCHAR) FROM {src} {where}"
+        ).fetchall()
     )
-    tag = secrets.token_hex(4)
-    for tname, data in ((act, tbl), (pts, pts_tbl)):
-        view = f"_fs_pc_arrow_{tag}"
-        con.register(view, data)
-        try:
-            con.execute(f"CREATE TEMP TABLE {tname} AS SELECT * FROM {quote_ident(view)}")
-        finally:
-            con.unregister(view)
-    return names
-
-
-def _names_tables(con: duckdb.DuckDBPyConnection, names: dict, ids: str, tgt: str) -> None:
-    """The ``ids`` (aid, platform, account_id) and ``tgt`` (tid, target) tables of
-    :func:`_prepare`, from the names :func:`_prepare_arrow` returns (for the crowd outputs)."""
-    import pyarrow as pa
-
-    tag = secrets.token_hex(4)
-    n_acc, n_tgt = len(names["accounts"]), len(names["targets"])
-    for tname, data in (
-        (
-            ids,
+    platforms = sorted({p for p, _ in pt_names})
+    cols = "CAST(s.account_id AS VARCHAR) AS account_id, CAST(s.target AS VARCHAR) AS target" + (
+        ', epoch_us(CAST(s."at" AS TIMESTAMPTZ)) AS us' if timed else ""
+    )
+    if len(pt_names) <= 1:
+        rows = con.sql(f"SELECT {cols} FROM {src} s {where}").to_arrow_table()
+        pt = None
+    else:
+        view = f"_fs_pc_pts_{secrets.token_hex(4)}"
+        con.register(
+            view,
             pa.table(
                 {
-                    "aid": pa.array(np.arange(n_acc, dtype=np.int64)),
-                    "platform": names["account_platforms"],
-                    "account_id": names["accounts"],
+                    "pt": pa.array(range(1, len(pt_names) + 1), pa.int32()),
+                    "platform": [p for p, _ in pt_names],
+                    "trace": [t for _, t in pt_names],
                 }
             ),
-        ),
-        (
-            tgt,
-            pa.table(
-                {"tid": pa.array(np.arange(n_tgt, dtype=np.int64)), "target": names["targets"]}
-            ),
-        ),
-    ):
-        view = f"_fs_pc_arrow_{tag}"
-        con.register(view, data)
+        )
         try:
-            con.execute(f"CREATE TEMP TABLE {tname} AS SELECT * FROM {quote_ident(view)}")
+            rows = con.sql(
+                f"SELECT p.pt, {cols} FROM (SELECT * FROM {src} {where}) s "
+                f"JOIN {quote_ident(view)} p ON CAST(s.platform AS VARCHAR) = p.platform "
+                "AND CAST(s.trace AS VARCHAR) = p.trace"
+            ).to_arrow_table()
         finally:
             con.unregister(view)
+        pt = rows.column("pt").to_numpy()
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fut = pool.submit(_codes, rows.column("target"))
+            acc, acc_names, a_rank, a_order = _ranked_codes(rows.column("account_id"))
+            tid, targets = fut.result()
+    else:
+        acc, acc_names, a_rank, a_order = _ranked_codes(rows.column("account_id"))
+        tid, targets = _codes(rows.column("target"))
+    us = rows.column("us").to_numpy() if timed else None
+    del rows
+    n_acc_dict = max(1, len(a_order))
+    if len(platforms) <= 1:  # every dictionary entry occurs: the ranks are dense ids
+        aid = a_rank[acc]
+        a_acc, a_plat = a_order, np.zeros(len(a_order), np.int64)
+    else:
+        plat_of_pt = np.array([0] + [platforms.index(p) for p, _ in pt_names], np.int64)
+        a_keys, aid = _dense(plat_of_pt[pt] * n_acc_dict + a_rank[acc], len(platforms) * n_acc_dict)
+        a_acc, a_plat = a_order[a_keys % n_acc_dict], a_keys // n_acc_dict
+    names = {
+        "accounts": acc_names(a_acc),
+        "account_platform": a_plat,
+        "platforms": pa.array(platforms, pa.string()),
+        "targets": targets,
+        "pts": {i + 1: v for i, v in enumerate(pt_names)},
+    }
+    if pt is None:
+        return names, [(aid, tid, us)] if pt_names else []
+    order = np.argsort(pt, kind="stable")
+    cuts = np.searchsorted(pt[order], np.arange(2, len(pt_names) + 1))
+    groups = [(aid[o], tid[o], us[o] if us is not None else None) for o in np.split(order, cuts)]
+    return names, groups
 
 
 def _prune(
