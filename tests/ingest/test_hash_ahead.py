@@ -44,3 +44,27 @@ def test_known_bytes_stop_the_parse_early(tmp_path: Path, monkeypatch: pytest.Mo
         info = ingest_file(st, data, batch_size=1, progress=lambda p, n: seen.append(n))
         assert info.skipped
         assert seen == [] or max(seen) < len(pages)
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_the_runs_input_digest_covers_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ahead: bool
+) -> None:
+    import hashlib
+
+    from fimiscope.ingest import ingest
+    from fimiscope.ingest.source import sha256_file
+
+    if ahead:
+        monkeypatch.setattr(api, "HASH_AHEAD_BYTES", 0)
+    good = write(tmp_path / "pages.jsonl", lines_of(clean_pages()))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"\x00\x01 not a known format\n")
+    errors: list[str] = []
+    with Store(tmp_path / "s.duckdb") as st:
+        ingest(st, [good, bad], on_error=lambda e: errors.append(str(e)))
+        run = st.run(st.con.execute("SELECT run_id FROM runs").fetchall()[0][0])
+    assert len(errors) == 1 and "bad.jsonl" in errors[0]
+    hashes = sorted([sha256_file(good), sha256_file(bad)])
+    assert run["input_digest"] == hashlib.sha256("".join(hashes).encode()).hexdigest()
+    assert run["status"] == "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import threading
@@ -134,51 +135,62 @@ def ingest(
         "options": options or {},
         "batch_size": batch_size,
     }
-    digests = {}
+    readable = []
     for p in files:
         try:
-            digests[p] = sha256_file(p)
+            with open(p, "rb"):
+                pass
+            readable.append(p)
         except OSError as exc:
             err = IngestError(p, f"cannot read the file ({exc.strerror or exc})")
             if on_error is None:
                 raise err from exc
             on_error(err)
-    digest = hashlib.sha256("".join(sorted(digests.values())).encode()).hexdigest()
-    run_id = store.start_run("ingest", params, input_digest=digest)
+    # The run's input digest covers every readable file; the hashes come from the ingest
+    # itself (a large file is hashed while it is parsed), so the digest is set at the end.
+    run_id = store.start_run("ingest", params)
     infos: list[IngestInfo] = []
     failed: list[str] = []
+    digests: list[str] = []
     try:
-        for p, sha in digests.items():
+        for p in readable:
             try:
-                infos.append(
-                    ingest_file(
-                        store,
-                        p,
-                        format=format,
-                        options=options,
-                        sha256=sha,
-                        run_id=run_id,
-                        batch_size=batch_size,
-                        progress=progress,
-                    )
+                info = ingest_file(
+                    store,
+                    p,
+                    format=format,
+                    options=options,
+                    run_id=run_id,
+                    batch_size=batch_size,
+                    progress=progress,
                 )
+                infos.append(info)
+                digests.append(info.sha256)
             except IngestError as exc:
+                with contextlib.suppress(OSError):
+                    digests.append(sha256_file(p))
                 failed.append(str(exc))
                 if on_error is None:
                     raise
                 on_error(exc)
     except BaseException as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        store.finish_run(run_id, status="failed", message=message)
+        store.finish_run(run_id, status="failed", message=message, input_digest=_digest(digests))
         raise
     rejected = sum(i.rejected for i in infos)
     store.finish_run(
         run_id,
+        input_digest=_digest(digests),
         status="failed" if failed else "ok",
         message=f"{len(infos)} files, {sum(i.posts for i in infos)} posts, {rejected} rejected"
         + (f"; {len(failed)} failed" if failed else ""),
     )
     return infos
+
+
+def _digest(hashes: list[str]) -> str:
+    """One digest over files' SHA-256 (their order does not matter)."""
+    return hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
 
 
 HASH_AHEAD_BYTES = 32 * 1024 * 1024

@@ -79,13 +79,16 @@ def migrate(
             "does not know; upgrade fimiscope to open it"
         )
     applied: list[int] = []
-    for m in migrations:
-        if m.version in have:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for stmt in SCHEMA_META.ddl():
-                con.execute(stmt)
+    todo = [m for m in migrations if m.version not in have]
+    if not todo:
+        return applied
+    # All missing migrations in one transaction: the store moves from one known schema to
+    # another or not at all (and a new store is made with one commit, not one per step).
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for stmt in SCHEMA_META.ddl():
+            con.execute(stmt)
+        for m in todo:
             for table in m.tables:
                 for stmt in table.ddl():
                     con.execute(stmt)
@@ -97,9 +100,9 @@ def migrate(
                 "INSERT INTO schema_meta VALUES (?, ?, ?, ?)",
                 [m.version, m.description, datetime.now(UTC), __version__],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(m.version)
+            applied.append(m.version)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return applied

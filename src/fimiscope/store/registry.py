@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 # core 1-9, coordination 10-19, characterize 20-29, narratives 30-39, review 40-49, monitor 50-59,
 # web 60-69.
 _SUBSYSTEMS: tuple[str, ...] = (
-    "fimiscope.coordination.schema",
-    "fimiscope.characterize.schema",
-    "fimiscope.narratives.schema",
-    "fimiscope.review.schema",
-    "fimiscope.monitor.schema",
-    "fimiscope.web.schema",
+    "fimiscope.store.subsystems.coordination",
+    "fimiscope.store.subsystems.characterize",
+    "fimiscope.store.subsystems.narratives",
+    "fimiscope.store.subsystems.review",
+    "fimiscope.store.subsystems.monitor",
+    "fimiscope.store.subsystems.web",
 )
 
 

@@ -155,10 +155,20 @@ class Store:
         )
         return run_id
 
-    def finish_run(self, run_id: str, *, status: str = "ok", message: str | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str = "ok",
+        message: str | None = None,
+        input_digest: str | None = None,
+    ) -> None:
+        """Record the end of a run; ``input_digest``, when given, replaces the one recorded
+        at the start (for runs that learn their inputs' hashes as they go)."""
         self.con.execute(
-            "UPDATE runs SET status = ?, message = ?, finished_at = ? WHERE run_id = ?",
-            [status, message, datetime.now(UTC), run_id],
+            "UPDATE runs SET status = ?, message = ?, finished_at = ?, "
+            "input_digest = coalesce(?, input_digest) WHERE run_id = ?",
+            [status, message, datetime.now(UTC), input_digest, run_id],
         )
 
     def run(self, run_id: str) -> dict[str, Any]:
