@@ -415,3 +415,28 @@ def test_staging_a_large_batch_keeps_every_row(tmp_path: Path) -> None:
             assert st.con.execute(sql, stage.params(sql)).fetchall() == [(n, n)]
             assert stage.dir.parent == tmp_path
         assert not stage.dir.exists()
+
+
+def test_posts_merged_in_slices_give_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge reads the staged posts a slice of files at a time; a post repeated in
+    another slice (a later copy, a stub upgraded by a full copy) is still resolved as one."""
+    from fimiscope.ingest import merge
+
+    pages = clean_pages()
+    pages[0]["data"][-1]["created_at"] = "2025-07-10T03:04:05.000Z"
+    data = write(tmp_path / "pages.jsonl", lines_of(pages + pages[::-1]))
+    monkeypatch.setattr(x_v2_sql, "CHUNK_BYTES", 64)  # a block (and a posts file) per page
+    with Store(tmp_path / "whole.duckdb") as st:
+        ingest(st, [data], format="x-v2")
+        whole = snapshot(st)
+    monkeypatch.setattr(merge, "POSTS_PER_SLICE", 1)
+    with Store(tmp_path / "sliced.duckdb") as st:
+        ingest(st, [data], format="x-v2")
+        sliced = snapshot(st)
+    assert sliced == whole
+    ids = [r[1] for r in whole["posts"]]
+    assert len(ids) == len(set(ids)) and "999" in ids
+    stub_999 = [r for r in whole["posts"] if r[1] == "999"]
+    assert stub_999[0][9] == "was a stub"  # the full copy replaced the stub
