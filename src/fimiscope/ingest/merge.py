@@ -69,15 +69,18 @@ _ROW = "(file_index::BIGINT << 32) + file_row_number"
 
 def _merge_posts(con: duckdb.DuckDBPyConnection, stage: StageFiles, source_id: int) -> int:
     sp = source("posts")
-    # A full copy replaces a stub (a post known only from a reference).
-    _run(
-        con,
-        stage,
-        f"""
-        DELETE FROM posts USING (SELECT DISTINCT platform, post_id FROM {sp} WHERE NOT is_stub) s
-        WHERE posts.platform = s.platform AND posts.post_id = s.post_id AND posts.is_stub
-    """,
-    )
+    # A full copy replaces a stub (a post known only from a reference) of an earlier file.
+    if first_row(con.execute("SELECT 1 FROM posts WHERE is_stub LIMIT 1")) is not None:
+        _run(
+            con,
+            stage,
+            f"""
+            DELETE FROM posts USING (
+                SELECT DISTINCT platform, post_id FROM {sp} WHERE NOT is_stub
+            ) s
+            WHERE posts.platform = s.platform AND posts.post_id = s.post_id AND posts.is_stub
+        """,
+        )
     # The posts this file adds: per post, its first full copy (else its first stub), unless the
     # store has it. Only the narrow columns are kept; the wide rows are read once, below.
     _run(
