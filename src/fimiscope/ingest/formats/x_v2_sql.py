@@ -292,7 +292,7 @@ _STAGES = (
     ("post_mentions", _STAGE_MENTIONS),
     ("post_media", _STAGE_MEDIA),
 )
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
 
 
 def prepare_cursor(cur: duckdb.DuckDBPyConnection) -> None:
